@@ -1,0 +1,71 @@
+"""The GRU cell (Cho et al. 2014), in torch.nn's variant.
+
+    r_t = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)          reset gate
+    z_t = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)          update gate
+    n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))     candidate
+    h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+
+Gates are stacked r, z, n in ``weight_ih`` ``(3H, I)``, ``weight_hh`` ``(3H, H)`` and the biases.
+Note the departure from the paper, shared with torch.nn and cuDNN: the reset gate multiplies
+``W_hn h_{t-1} + b_hn`` *after* the hidden matmul, instead of ``W_hn (r_t * h_{t-1})``. That keeps
+the hidden matmul of all three gates in one GEMM, and makes weights interchange with torch.nn.
+"""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .base import RecurrentCell
+
+
+class GRUCell(RecurrentCell):
+    """One GRU step; the state is ``h``.
+
+    Args:
+        input_size: features of ``x_t`` (I).
+        hidden_size: features of ``h_t`` (H).
+        bias: learn ``bias_ih`` and ``bias_hh``.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(input_size, hidden_size)
+        self.bias = bool(bias)
+        kw = {"device": device, "dtype": dtype}
+        self.weight_ih = nn.Parameter(torch.empty(3 * hidden_size, input_size, **kw))
+        self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size, **kw))
+        if bias:
+            self.bias_ih = nn.Parameter(torch.empty(3 * hidden_size, **kw))
+            self.bias_hh = nn.Parameter(torch.empty(3 * hidden_size, **kw))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def project_input(self, x: Tensor) -> Tensor:  # (..., I) -> (..., 3H)
+        return F.linear(x, self.weight_ih, self.bias_ih)
+
+    def recur(self, projected_x: Tensor, state: Tensor) -> Tuple[Tensor, Tensor]:
+        hp = F.linear(state, self.weight_hh, self.bias_hh)  # (B, 3H)
+        x_r, x_z, x_n = projected_x.chunk(3, dim=-1)
+        h_r, h_z, h_n = hp.chunk(3, dim=-1)
+        r = torch.sigmoid(x_r + h_r)
+        z = torch.sigmoid(x_z + h_z)
+        n = torch.tanh(x_n + r * h_n)
+        h = n + z * (state - n)  # == (1 - z) * n + z * h_{t-1}
+        return h, h
+
+    def extra_repr(self) -> str:
+        extra = "" if self.bias else ", bias=False"
+        return f"{self.input_size}, {self.hidden_size}{extra}"

@@ -1,0 +1,9 @@
+"""Layers: run cells over time (``Recurrent``, ``RNN``, ``LSTM``, ``GRU``) and the engines behind them."""
+
+from .engines import ENGINES, Engine, register_engine, select_engine
+from .recurrent import Recurrent
+from .sequences import SequenceBatch, check_lengths
+from .stock import GRU, LSTM, RNN
+
+__all__ = ["Recurrent", "RNN", "LSTM", "GRU", "Engine", "ENGINES", "register_engine", "select_engine",
+           "SequenceBatch", "check_lengths"]

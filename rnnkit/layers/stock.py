@@ -1,0 +1,84 @@
+"""``RNN``, ``LSTM``, ``GRU``: drop-in replacements for ``torch.nn.RNN/LSTM/GRU``.
+
+Same constructor arguments, order and defaults as torch.nn, the same parameter names and layouts
+(so ``load_state_dict`` works both ways, strict), plus ``lengths=`` in ``forward`` and a choice of
+``engine``. The default engine runs torch.nn's own fused kernels on these parameters.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from ..cells import ElmanCell, GRUCell, LSTMCell
+from .recurrent import Recurrent
+
+
+class RNN(Recurrent):
+    """Elman RNN layer: ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, act tanh or relu."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+        *,
+        engine: str = "auto",
+    ) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        factory = partial(ElmanCell, bias=bias, nonlinearity=nonlinearity, device=device, dtype=dtype)
+        super().__init__(factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, engine=engine)
+        self.nonlinearity = nonlinearity
+        self.bias = bool(bias)
+
+
+class LSTM(Recurrent):
+    """LSTM layer (gates i, f, g, o); state ``(h, c)``; optional output projection ``proj_size``."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        device=None,
+        dtype=None,
+        *,
+        engine: str = "auto",
+    ) -> None:
+        factory = partial(LSTMCell, bias=bias, proj_size=proj_size, device=device, dtype=dtype)
+        super().__init__(factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, engine=engine)
+        self.bias = bool(bias)
+
+
+class GRU(Recurrent):
+    """GRU layer (gates r, z, n; reset applied after the hidden matmul, as torch.nn and cuDNN)."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+        *,
+        engine: str = "auto",
+    ) -> None:
+        factory = partial(GRUCell, bias=bias, device=device, dtype=dtype)
+        super().__init__(factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, engine=engine)
+        self.bias = bool(bias)
