@@ -1,0 +1,126 @@
+"""Cells: parity with torch.nn's cells, state-dict interchange, equations, and a cell stepped by hand."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import rnnkit
+from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
+
+I, H = 4, 6
+
+
+def _pairs():
+    yield "elman_tanh", ElmanCell(I, H), nn.RNNCell(I, H)
+    yield "elman_relu", ElmanCell(I, H, nonlinearity="relu"), nn.RNNCell(I, H, nonlinearity="relu")
+    yield "lstm", LSTMCell(I, H), nn.LSTMCell(I, H)
+    yield "gru", GRUCell(I, H), nn.GRUCell(I, H)
+    yield "gru_nobias", GRUCell(I, H, bias=False), nn.GRUCell(I, H, bias=False)
+
+
+@pytest.mark.parametrize("name,ours,ref", list(_pairs()), ids=[p[0] for p in _pairs()])
+def test_cell_matches_torch_cell(name, ours, ref):
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    ref.load_state_dict(ours.state_dict(), strict=True)
+    x = torch.randn(3, I, requires_grad=True)
+    if isinstance(ours, LSTMCell):
+        state = (torch.randn(3, H, requires_grad=True), torch.randn(3, H, requires_grad=True))
+        h, (h2, c) = ours(x, state)
+        h_ref, c_ref = ref(x, state)
+        torch.testing.assert_close(c, c_ref)
+        outs, refs, inputs = (h, c), (h_ref, c_ref), [x, *state]
+    else:
+        state = torch.randn(3, H, requires_grad=True)
+        h, _ = ours(x, state)
+        h_ref = ref(x, state)
+        outs, refs, inputs = (h,), (h_ref,), [x, state]
+    torch.testing.assert_close(h, h_ref)
+    w = [torch.randn_like(o) for o in outs]
+    g = torch.autograd.grad(sum((a * b).sum() for a, b in zip(w, outs)), inputs + list(ours.parameters()))
+    g_ref = torch.autograd.grad(sum((a * b).sum() for a, b in zip(w, refs)), inputs + list(ref.parameters()))
+    for a, b in zip(g, g_ref):
+        torch.testing.assert_close(a, b)
+
+
+def test_lstm_equations_by_hand():
+    cell = LSTMCell(I, H).double()
+    x, h0, c0 = torch.randn(2, I).double(), torch.randn(2, H).double(), torch.randn(2, H).double()
+    W, U, b = cell.weight_ih, cell.weight_hh, cell.bias_ih + cell.bias_hh
+    z = x @ W.T + h0 @ U.T + b
+    i, f, g, o = z[:, :H].sigmoid(), z[:, H:2*H].sigmoid(), z[:, 2*H:3*H].tanh(), z[:, 3*H:].sigmoid()
+    c = f * c0 + i * g
+    h = o * c.tanh()
+    h_ours, (_, c_ours) = cell(x, (h0, c0))
+    torch.testing.assert_close(h_ours, h)
+    torch.testing.assert_close(c_ours, c)
+
+
+def test_gru_equations_by_hand():
+    cell = GRUCell(I, H).double()
+    x, h0 = torch.randn(2, I).double(), torch.randn(2, H).double()
+    xi = x @ cell.weight_ih.T + cell.bias_ih
+    hh = h0 @ cell.weight_hh.T + cell.bias_hh
+    r = (xi[:, :H] + hh[:, :H]).sigmoid()
+    z = (xi[:, H:2*H] + hh[:, H:2*H]).sigmoid()
+    n = (xi[:, 2*H:] + r * hh[:, 2*H:]).tanh()  # reset after the hidden matmul, as torch.nn
+    torch.testing.assert_close(cell(x, h0)[0], (1 - z) * n + z * h0)
+
+
+def test_lstm_projection_sizes():
+    cell = LSTMCell(I, H, proj_size=2)
+    h, (h2, c) = cell(torch.randn(3, I))
+    assert h.shape == (3, 2) and c.shape == (3, H) and cell.weight_hr.shape == (2, H)
+    assert cell.state_sizes == (2, H) and cell.output_size == 2
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_cell_stepped_by_hand_equals_layer(kind):
+    """A layer is its cell applied step by step (forward and reverse directions, ragged)."""
+    layer = {"rnn": rnnkit.RNN, "lstm": rnnkit.LSTM, "gru": rnnkit.GRU}[kind](I, H, bidirectional=True, batch_first=True)
+    cells = layer.cell_grid()[0]
+    x = torch.randn(2, 5, I)
+    lengths = [5, 3]
+    out, hn = layer(x, lengths=lengths)
+    for b, n in enumerate(lengths):
+        for d, cell in enumerate(cells):
+            state = None
+            steps = range(n) if d == 0 else reversed(range(n))
+            for t in steps:
+                h, state = cell(x[b, t], state)  # unbatched step
+                torch.testing.assert_close(out[b, t, d * H : (d + 1) * H], h, atol=1e-6, rtol=1e-6)
+            last = state[0] if isinstance(state, tuple) else state
+            h_n = hn[0] if isinstance(hn, tuple) else hn
+            torch.testing.assert_close(h_n[d, b], last, atol=1e-6, rtol=1e-6)
+
+
+def test_elman_docstring_maps_seed_names():
+    doc = rnnkit.cells.elman.__doc__
+    for seed_name, param in [("W_xh", "weight_ih"), ("W_hh", "weight_hh"), ("b_h", "bias_ih + bias_hh")]:
+        assert seed_name in doc and param in doc
+
+
+def test_elman_rnn_equals_numpy_seed_equations():
+    """y_t = W_hy h_t + b_y with h_t = tanh(W_hh h_{t-1} + W_xh x_t + b_h), straight from the seeds."""
+    model = rnnkit.ElmanRNN(3, 5, 2, batch_first=True).double()
+    x = torch.randn(4, 7, 3, dtype=torch.float64)
+    h0 = torch.randn(1, 4, 5, dtype=torch.float64)
+    y, h = model(x, h0)
+
+    W_xh, W_hh, b_h = model.W_xh.detach().numpy(), model.W_hh.detach().numpy(), model.b_h.detach().numpy()
+    W_hy, b_y = model.W_hy.detach().numpy(), model.b_y.detach().numpy()
+    xs, h_t = x.numpy(), h0[0].numpy()
+    ys = []
+    for t in range(xs.shape[1]):
+        h_t = np.tanh(h_t @ W_hh.T + xs[:, t] @ W_xh.T + b_h)
+        ys.append(h_t @ W_hy.T + b_y)
+    np.testing.assert_allclose(y.detach().numpy(), np.stack(ys, axis=1), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(h[0].detach().numpy(), h_t, rtol=1e-12, atol=1e-12)
+
+
+def test_elman_rnn_relu_and_loop_engine_agree():
+    a = rnnkit.ElmanRNN(3, 5, 2, nonlinearity="relu")
+    b = rnnkit.ElmanRNN(3, 5, 2, nonlinearity="relu", engine="loop")
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(6, 2, 3)
+    torch.testing.assert_close(a(x)[0], b(x)[0])

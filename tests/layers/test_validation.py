@@ -1,0 +1,140 @@
+"""Every bad input raises ValueError/TypeError naming what it got and what it expected."""
+
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence
+
+import rnnkit
+from rnnkit.cells import LSTMCell
+
+
+@pytest.fixture
+def lstm():
+    return rnnkit.LSTM(4, 5, num_layers=2, batch_first=True)
+
+
+def test_wrong_number_of_dims(lstm):
+    with pytest.raises(ValueError, match=r"input must have 3 dims .* got 4 dims with shape \(2, 3, 4, 1\)"):
+        lstm(torch.randn(2, 3, 4, 1))
+    with pytest.raises(ValueError, match=r"got 1 dims with shape \(4,\)"):
+        lstm(torch.randn(4))
+
+
+def test_wrong_feature_size(lstm):
+    with pytest.raises(ValueError, match=r"input_size=4 features .* got shape \(2, 3, 7\)"):
+        lstm(torch.randn(2, 3, 7))
+
+
+def test_non_floating_dtype(lstm):
+    with pytest.raises(TypeError, match=r"floating-point tensor, got dtype torch.int64"):
+        lstm(torch.ones(2, 3, 4, dtype=torch.long))
+
+
+def test_dtype_mismatch_with_parameters(lstm):
+    with pytest.raises(TypeError, match=r"input dtype torch.float64 does not match the layer's parameters \(torch.float32\)"):
+        lstm(torch.randn(2, 3, 4, dtype=torch.float64))
+
+
+def test_not_a_tensor(lstm):
+    with pytest.raises(TypeError, match=r"torch.Tensor or PackedSequence, got list"):
+        lstm([[1.0] * 4])
+
+
+def test_empty_time(lstm):
+    with pytest.raises(ValueError, match=r"no time steps: shape \(2, 0, 4\)"):
+        lstm(torch.randn(2, 0, 4))
+
+
+def test_state_of_wrong_shape(lstm):
+    x = torch.randn(2, 3, 4)
+    good = lstm.init_state(2)
+    with pytest.raises(ValueError, match=r"state\[0\] must have shape \(2, 2, 5\) .* got a tensor of shape \(1, 2, 5\)"):
+        lstm(x, (torch.zeros(1, 2, 5), good[1]))
+    with pytest.raises(ValueError, match=r"state\[1\] must have shape \(2, 2, 5\) .* got a tensor of shape \(2, 3, 5\)"):
+        lstm(x, (good[0], torch.zeros(2, 3, 5)))
+    with pytest.raises(ValueError, match=r"state must be a tuple of 2 tensors for this layer, got a tensor"):
+        lstm(x, good[0])
+    gru = rnnkit.GRU(4, 5)
+    with pytest.raises(ValueError, match=r"state must have shape \(1, 3, 5\) .* got a tensor of shape \(1, 3, 6\)"):
+        gru(torch.randn(2, 3, 4), torch.zeros(1, 3, 6))
+    with pytest.raises(TypeError, match=r"state dtype torch.float64 does not match the input dtype torch.float32"):
+        gru(torch.randn(2, 3, 4), torch.zeros(1, 3, 5, dtype=torch.float64))
+
+
+@pytest.mark.parametrize(
+    "lengths,error,pattern",
+    [
+        ([], ValueError, r"lengths is empty"),
+        (torch.tensor([], dtype=torch.long), ValueError, r"lengths is empty"),
+        ([3, 0], ValueError, r"lengths must be positive, got \[3, 0\]"),
+        ([3, -1], ValueError, r"lengths must be positive, got \[3, -1\]"),
+        ([3, 4], ValueError, r"must not exceed the padded sequence length 3, got \[3, 4\]"),
+        ([3], ValueError, r"lengths has 1 entries but the batch has 2 sequences"),
+        ([3, 2, 1], ValueError, r"lengths has 3 entries but the batch has 2 sequences"),
+        ([3.0, 2.0], TypeError, r"lengths must hold ints, got 3.0 of type float"),
+        (torch.tensor([3.0, 2.0]), TypeError, r"lengths must hold integers, got dtype torch.float32"),
+        (torch.tensor([[3, 2]]), ValueError, r"lengths must be 1-D .* got shape \(1, 2\)"),
+        (5, TypeError, r"lengths must be a list of ints or a 1-D integer tensor, got int"),
+    ],
+)
+def test_bad_lengths(lstm, lengths, error, pattern):
+    with pytest.raises(error, match=pattern):
+        lstm(torch.randn(2, 3, 4), lengths=lengths)
+
+
+def test_lengths_on_another_device_or_dtype_are_accepted(lstm):
+    x = torch.randn(2, 3, 4)
+    a, _ = lstm(x, lengths=torch.tensor([3, 1], dtype=torch.int32))
+    b, _ = lstm(x, lengths=[3, 1])
+    torch.testing.assert_close(a, b)
+
+
+def test_lengths_with_packed_or_unbatched(lstm):
+    x = torch.randn(2, 3, 4)
+    packed = pack_padded_sequence(x, [3, 2], batch_first=True)
+    with pytest.raises(ValueError, match=r"lengths must be None for a PackedSequence"):
+        lstm(packed, lengths=[3, 2])
+    with pytest.raises(ValueError, match=r"lengths needs a batched \(3-D\) input"):
+        lstm(torch.randn(3, 4), lengths=[3])
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,pattern",
+    [
+        ({"hidden_size": 0}, ValueError, r"hidden_size must be a positive int, got 0"),
+        ({"hidden_size": 2.5}, TypeError, r"hidden_size must be an int, got 2.5"),
+        ({"num_layers": 0}, ValueError, r"num_layers must be a positive int, got 0"),
+        ({"dropout": 1.5}, ValueError, r"dropout must be a number in \[0, 1\], got 1.5"),
+        ({"proj_size": 5}, ValueError, r"proj_size must be 0 \(no projection\) or in \[1, hidden_size=5\), got 5"),
+        ({"proj_size": -1}, ValueError, r"got -1"),
+        ({"engine": "cuda"}, ValueError, r"engine must be one of \['auto', 'fused', 'loop'\], got 'cuda'"),
+    ],
+)
+def test_bad_constructor_arguments(kwargs, error, pattern):
+    args = {"input_size": 4, "hidden_size": 5, **kwargs}
+    with pytest.raises(error, match=pattern):
+        rnnkit.LSTM(**args)
+
+
+def test_bad_nonlinearity():
+    with pytest.raises(ValueError, match=r"nonlinearity must be 'tanh' or 'relu', got 'sigmoid'"):
+        rnnkit.RNN(4, 5, nonlinearity="sigmoid")
+
+
+def test_factory_must_return_a_cell():
+    with pytest.raises(TypeError, match=r"cell_factory must return a rnnkit.cells.RecurrentCell, got Linear"):
+        rnnkit.Recurrent(lambda i, h: torch.nn.Linear(i, h), 4, 5)
+
+
+def test_cell_input_checks():
+    cell = LSTMCell(4, 5)
+    with pytest.raises(ValueError, match=r"input_size=4 features .* got shape \(2, 3\)"):
+        cell(torch.randn(2, 3))
+    with pytest.raises(ValueError, match=r"2 dims \(batch, input_size\) or 1 dim .* got 3 dims"):
+        cell(torch.randn(2, 3, 4))
+    with pytest.raises(TypeError, match=r"floating-point tensor, got dtype torch.int64"):
+        cell(torch.ones(2, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"state\[1\] must have shape \(2, 5\), got a tensor of shape \(2, 4\)"):
+        cell(torch.randn(2, 4), (torch.zeros(2, 5), torch.zeros(2, 4)))
+    with pytest.raises(ValueError, match=r"state must be a tuple of 2 tensors for LSTMCell"):
+        cell(torch.randn(2, 4), torch.zeros(2, 5))
