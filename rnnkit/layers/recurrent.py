@@ -16,6 +16,7 @@ Each cell's parameters are registered on the layer as ``{name}_l{k}`` and ``{nam
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -66,6 +67,12 @@ class Recurrent(nn.Module):
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
             raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
         self.dropout = float(dropout)
+        if self.dropout > 0 and num_layers == 1:
+            warnings.warn(
+                f"dropout={dropout} has no effect with num_layers=1: it applies between stacked layers "
+                f"(after every layer but the last)",
+                stacklevel=2,
+            )
         self.batch_first = bool(batch_first)
         self.bidirectional = bool(bidirectional)
         self.engine = check_engine_name(engine)

@@ -141,7 +141,8 @@ def test_dropout_between_layers_only_in_training():
     layer.train()
     a, b = layer(x)[0], layer(x)[0]
     assert not torch.allclose(a, b), "dropout in training mode must make two runs differ"
-    single, _ = make_pair("lstm", 1, False, False, engine="loop", dropout=0.5)
+    with pytest.warns(UserWarning, match=r"dropout=0.5 has no effect with num_layers=1"):
+        single, _ = make_pair("lstm", 1, False, False, engine="loop", dropout=0.5)
     single.train()
     torch.testing.assert_close(single(x)[0], single(x)[0])  # no dropout after the last layer
 
