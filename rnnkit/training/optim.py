@@ -1,0 +1,72 @@
+"""Optimizer and learning-rate schedule factories.
+
+Schedules give the learning rate after ``s`` completed updates as ``lr_s = lr * f(s)``:
+
+* warmup (any schedule but plateau, for ``s < W`` with ``W = warmup_steps > 0``):
+  ``f(s) = (s + 1) / (W + 1)``
+* constant: ``f(s) = 1``
+* step:     ``f(s) = gamma ** floor((s - W) / step_size)``
+* cosine:   ``p = min(1, (s - W) / max(1, S - W))`` with ``S = max_steps``;
+  ``f(s) = m + (1 - m) * (1 + cos(pi * p)) / 2`` with ``m = min_lr_ratio``
+* plateau:  ``torch.optim.lr_scheduler.ReduceLROnPlateau``: the lr is multiplied by
+  ``plateau_factor`` after ``plateau_patience`` validations without improvement of the monitored
+  metric. It is stepped after each validation, not after each update.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable
+
+import torch
+from torch import nn
+
+from .config import TrainConfig
+
+
+def build_optimizer(params: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer named by ``config.optimizer`` over ``params``."""
+    params = [p for p in params if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no parameters that require gradients; nothing to train")
+    name, lr, wd = config.optimizer, config.lr, config.weight_decay
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=config.betas, eps=config.eps, weight_decay=wd)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=config.betas, eps=config.eps, weight_decay=wd)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=wd)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=config.momentum, eps=config.eps, weight_decay=wd)
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, eps=config.eps, weight_decay=wd)
+    raise ValueError(f"optimizer must be one of adam, adamw, sgd, rmsprop, adagrad, got {name!r}")
+
+
+def lr_factor(config: TrainConfig) -> Callable[[int], float]:
+    """``f(s)``, the multiplier of ``config.lr`` after ``s`` updates (see the module docstring)."""
+    warmup, kind = config.warmup_steps, config.schedule
+
+    def f(s: int) -> float:
+        if s < warmup:
+            return (s + 1) / (warmup + 1)
+        if kind == "constant":
+            return 1.0
+        if kind == "step":
+            return config.gamma ** ((s - warmup) // config.step_size)
+        if kind == "cosine":
+            p = min(1.0, (s - warmup) / max(1, config.max_steps - warmup))
+            m = config.min_lr_ratio
+            return m + (1 - m) * 0.5 * (1.0 + math.cos(math.pi * p))
+        raise ValueError(f"lr_factor has no formula for schedule {kind!r}")
+
+    return f
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
+    """The schedule named by ``config.schedule``; step it once per update (plateau: per validation)."""
+    if config.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode=config.monitor_mode, factor=config.plateau_factor, patience=config.plateau_patience
+        )
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(config))

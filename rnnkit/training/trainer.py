@@ -1,0 +1,500 @@
+"""The Trainer: one explicit loop for full BPTT and truncated BPTT.
+
+Each update, top to bottom (see :meth:`Trainer._update`)::
+
+    loss = step_fn(model, batch)                         # full BPTT, or
+    loss, state = step_fn(model, (x, y, reset), state)   # TBPTT: state carried, detached, reset rows zeroed
+    loss.backward()
+    scaler.unscale_(optimizer)                           # fp16 only
+    norm = clip_gradients(...)                           # pre-clip global norm, logged
+    if loss and norm are finite: optimizer.step(); scheduler.step()
+    else: skip the update (weights untouched), count it, stop after max_bad_steps in a row
+    optimizer.zero_grad()
+
+A *step function* computes the loss; the Trainer owns everything else. If none is given, the model's
+own ``training_step`` method is used with the same signature minus ``model``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .checkpoint import (capture_rng, find_checkpoint, load_model_weights, load_training_state, restore_rng,
+                         save_checkpoint)
+from .clipping import clip_gradients
+from .config import TrainConfig
+from .data import ShuffledBatches, StreamDataset
+from .distributed import launch_fabric, wants_distributed
+from .logging import CSVLogger, ProgressBar, TensorBoardLogger
+from .nan_guard import NonFiniteGuard
+from .optim import build_optimizer, build_scheduler
+from .scheduled_sampling import TeacherForcing
+from .tbptt import WindowedTBPTT, reset_state, state_is_finite
+
+__all__ = ["Trainer", "seed_everything"]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python's, numpy's and torch's global generators."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """Train any rnnkit (or torch) model with one loop.
+
+    Args:
+        model: the module to train.
+        config: a :class:`TrainConfig` (defaults if None).
+        step_fn: full BPTT: ``step_fn(model, batch) -> loss``; TBPTT (train data a
+            :class:`StreamDataset`): ``step_fn(model, (x, y, reset), state) -> (loss, state)``, where
+            ``state`` is None at the start (the model's zeros) and the returned state is carried.
+            The loss must be a scalar mean (so data-parallel averaging equals one big batch).
+        eval_fn: ``eval_fn(model, batch) -> loss or {name: value}`` for validation (full BPTT); by
+            default the step function's loss, reported as ``val_loss``. Under TBPTT validation
+            carries the state through the validation stream with ``step_fn``.
+        collate_fn: how a plain Dataset's samples become a batch (default: torch's default_collate).
+        teacher_forcing: a :class:`TeacherForcing` your step function uses; the Trainer sets its
+            ``step`` before each update and saves its generator in checkpoints.
+        callbacks: called as ``callback(trainer)`` after every update.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: Optional[TrainConfig] = None,
+        step_fn: Optional[Callable[..., Any]] = None,
+        eval_fn: Optional[Callable[..., Any]] = None,
+        collate_fn: Optional[Callable] = None,
+        teacher_forcing: Optional[TeacherForcing] = None,
+        callbacks: Sequence[Callable[["Trainer"], None]] = (),
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        config = config if config is not None else TrainConfig()
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+        if step_fn is None:
+            if not callable(getattr(model, "training_step", None)):
+                raise ValueError("give a step_fn, or a model with a training_step method")
+            step_fn = lambda m, *args: _unwrap(m).training_step(*args)  # noqa: E731
+        if teacher_forcing is not None and not isinstance(teacher_forcing, TeacherForcing):
+            raise TypeError(f"teacher_forcing must be a TeacherForcing, got {type(teacher_forcing).__name__}")
+        self.model, self.config, self.step_fn, self.eval_fn = model, config, step_fn, eval_fn
+        self.collate_fn, self.teacher_forcing, self.callbacks = collate_fn, teacher_forcing, list(callbacks)
+        self.step = 0  # completed updates (skipped non-finite ones included)
+        self.epoch = 0  # the current epoch
+        self.cursor = 0  # items of the current epoch consumed
+        self.best: Optional[float] = None  # best value of config.monitor so far
+        self.bad_validations = 0  # validations since the best one (early stopping)
+        self.should_stop = False
+        self.last_loss: Optional[float] = None
+        self.last_grad_norm: Optional[float] = None
+        self.history: List[Dict[str, Any]] = []  # validation results
+        self.guard = NonFiniteGuard(config.max_bad_steps)
+        self.fabric = None
+        self.rank, self.world_size = 0, 1
+        self.optimizer: Optional[torch.optim.Optimizer] = None
+        self.scheduler = None
+        self.scaler = None
+        self.tbptt: Optional[WindowedTBPTT] = None
+        self._train_model: nn.Module = model
+
+    # ---- setup -------------------------------------------------------------------------------
+    def _setup(self, train_data) -> None:
+        cfg = self.config
+        seed_everything(cfg.seed)
+        if wants_distributed(cfg.devices):
+            self.fabric = launch_fabric(cfg.devices, cfg.accelerator)
+            self.rank, self.world_size = self.fabric.global_rank, self.fabric.world_size
+            self.device = self.fabric.device
+        else:
+            use_cuda = cfg.accelerator == "cuda" or (cfg.accelerator == "auto" and torch.cuda.is_available())
+            if cfg.accelerator == "cuda" and not torch.cuda.is_available():
+                raise ValueError("accelerator='cuda' but CUDA is not available")
+            self.device = torch.device("cuda" if use_cuda else "cpu")
+        if cfg.precision == "fp16" and self.device.type != "cuda":
+            raise ValueError(f"precision='fp16' needs a CUDA device, got device {self.device}; use 'bf16' on CPU")
+        self.model.to(self.device)
+        self.source = self._as_source(train_data, train=True)
+        self.source.shard(self.rank, self.world_size)
+        is_stream = isinstance(self.source, StreamDataset)
+        window = (cfg.bptt_window // cfg.bptt) if cfg.bptt_window else 1
+        self.tbptt = WindowedTBPTT(window, cfg.state_batch_dim) if is_stream else None
+        self.optimizer = build_optimizer(self.model.parameters(), cfg)
+        self.scheduler = build_scheduler(self.optimizer, cfg)
+        self.scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
+        if self.fabric is not None:
+            self._train_model = self.fabric.setup_module(self.model)
+        else:
+            self._train_model = self.model
+
+    def _as_source(self, data, train: bool):
+        cfg = self.config
+        if isinstance(data, StreamDataset):
+            if cfg.bptt is not None:
+                data.set_bptt(cfg.bptt)
+            elif data.bptt is None:
+                raise ValueError("a StreamDataset needs its chunk length: set TrainConfig.bptt (k)")
+            return data
+        if cfg.bptt is not None and train:
+            raise ValueError(
+                f"bptt={cfg.bptt} (truncated BPTT) needs the training data as a StreamDataset, got {type(data).__name__}"
+            )
+        if isinstance(data, ShuffledBatches):
+            return data
+        if hasattr(data, "__len__") and hasattr(data, "__getitem__"):
+            return ShuffledBatches(data, cfg.batch_size, shuffle=cfg.shuffle and train, collate_fn=self.collate_fn,
+                                   drop_last=cfg.drop_last and train, seed=cfg.seed)
+        raise TypeError(
+            f"data must be a map-style Dataset, a ShuffledBatches or a StreamDataset, got {type(data).__name__}"
+        )
+
+    # ---- the run -----------------------------------------------------------------------------
+    def fit(self, train_data, val_data=None) -> "Trainer":
+        """Train until ``max_steps`` updates, ``max_epochs`` epochs or early stopping; returns self."""
+        cfg = self.config
+        self._setup(train_data)
+        self.val_source = None if val_data is None else self._as_source(val_data, train=False)
+        out = Path(cfg.out_dir) if cfg.out_dir is not None else None
+        resumed_at = self._maybe_resume(out) if cfg.resume else None
+        self._open_logs(out, resumed_at)
+        anomaly = torch.autograd.detect_anomaly() if cfg.detect_anomaly else contextlib.nullcontext()
+        bar = ProgressBar(cfg.max_steps, self.step, cfg.progress if self.rank == 0 else False, cfg.throughput_unit)
+        window_loss, window_steps, window_units, window_start = 0.0, 0, 0, time.perf_counter()
+        try:
+            with anomaly:
+                while not self._done():
+                    self.source.begin_epoch()  # the same order again on resume: the generator was restored
+                    items = self._epoch_items()
+                    for item in items:
+                        self.cursor += 1
+                        loss = self._update(item)
+                        self.step += 1
+                        units = self._units(item) * self.world_size
+                        window_loss += loss if loss == loss else 0.0
+                        window_steps, window_units = window_steps + 1, window_units + units
+                        if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
+                            rate = window_units / max(time.perf_counter() - window_start, 1e-9)
+                            self._log_train(window_loss / window_steps, rate)
+                            bar.update(window_steps, window_loss / window_steps, self._lr(), rate)
+                            window_loss, window_steps, window_units = 0.0, 0, 0
+                            window_start = time.perf_counter()
+                        if cfg.val_every and self.step % cfg.val_every == 0 and self.val_source is not None:
+                            self._validate_and_track(out)
+                        if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                            self.save_last()
+                        for cb in self.callbacks:
+                            cb(self)
+                        if self._done():
+                            break
+                    else:
+                        self.epoch, self.cursor = self.epoch + 1, 0
+            if self.val_source is not None and not (cfg.val_every and self.step % cfg.val_every == 0 and self.history
+                                                    and self.history[-1]["step"] == self.step):
+                self._validate_and_track(out)
+            self.save_last()
+        finally:
+            bar.close()
+            if self._tb is not None:
+                self._tb.close()
+        return self
+
+    def _done(self) -> bool:
+        cfg = self.config
+        return (self.should_stop or self.step >= cfg.max_steps
+                or (cfg.max_epochs is not None and self.epoch >= cfg.max_epochs))
+
+    def _epoch_items(self):
+        """This epoch's items from the cursor on; under TBPTT(k1, k2) first re-fill the window."""
+        if self.tbptt is None:
+            return self.source.iter_from(self.cursor)
+        if self.cursor == 0:
+            self.tbptt.reset_all()
+            return self.source.iter_from(0)
+        kept = len(self.tbptt.kept)  # on resume: the chunks just before the cursor, re-read
+        if kept and not self.tbptt.kept[0]:
+            it = self.source.iter_from(self.cursor - kept)
+            self.tbptt.kept = [(item, item[2]) for _, item in zip(range(kept), it)]
+            return it
+        return self.source.iter_from(self.cursor)
+
+    def _update(self, item) -> float:
+        """One update: forward, loss, backward, (unscale), clip, step, schedule, zero_grad."""
+        cfg, model, opt = self.config, self._train_model, self.optimizer
+        if self.teacher_forcing is not None:
+            self.teacher_forcing.step = self.step
+        item = _to_device(item, self.device)
+        model.train()
+        with self._autocast():
+            if self.tbptt is None:
+                out = self.step_fn(model, item)
+                loss = out[0] if isinstance(out, (tuple, list)) else out
+            else:
+                loss = self.tbptt.run(self.step_fn, model, item, item[2])
+        if not isinstance(loss, Tensor) or loss.dim() != 0:
+            raise TypeError(f"the step function must return a scalar loss tensor, got {_describe(loss)}")
+        if self.fabric is not None:
+            self.fabric.backward(loss)
+        elif self.scaler is not None:
+            self.scaler.scale(loss).backward()
+        else:
+            loss.backward()
+        if self.scaler is not None:
+            self.scaler.unscale_(opt)  # clip the true gradients, not the scaled ones
+        norm = clip_gradients(self.model.parameters(), cfg.clip_norm, cfg.clip_value)
+        loss_value = float(loss.detach())
+        if self.guard.check(self.step, loss_value, norm):
+            if self.scaler is not None:
+                self.scaler.step(opt)
+                self.scaler.update()
+            else:
+                opt.step()
+            if cfg.schedule != "plateau":
+                self.scheduler.step()
+        elif self.scaler is not None:
+            self.scaler.update()  # lowers the loss scale after an overflow
+        opt.zero_grad(set_to_none=True)
+        if self.tbptt is not None:
+            self.tbptt.end_update()
+            if cfg.precision != "fp32":  # autocast returns low-precision states; carry them in the weights' dtype
+                dtype = next(self.model.parameters()).dtype
+                self.tbptt.start_state = _cast_floats(self.tbptt.start_state, dtype)
+            if not state_is_finite(self.tbptt.start_state):
+                self.tbptt.reset_all()  # never carry a NaN state into the next chunk
+        self.last_loss, self.last_grad_norm = loss_value, float(norm)
+        return loss_value
+
+    def _autocast(self):
+        if self.config.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.config.precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def _lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def _units(self, item) -> int:
+        x = _first_tensor(item)
+        if x is None:
+            return 0
+        if self.config.throughput_unit == "tokens" and x.dim() >= 2:
+            return x.shape[0] * x.shape[1]
+        return x.shape[0]
+
+    # ---- validation --------------------------------------------------------------------------
+    @torch.no_grad()
+    def validate(self, val_data=None) -> Dict[str, float]:
+        """Mean metrics over the validation data (weighted by samples, or tokens under TBPTT)."""
+        source = self.val_source if val_data is None else self._as_source(val_data, train=False)
+        if source is None:
+            raise ValueError("no validation data: pass val_data to fit() or validate()")
+        model = self.model
+        was_training = model.training
+        model.eval()
+        sums: Dict[str, float] = {}
+        total = 0
+        state = None
+        g, g0 = source.generator.get_state(), source._epoch_start  # leave the source's generator as it was
+        source.begin_epoch()
+        try:
+            for item in source.iter_from(0):
+                item = _to_device(item, self.device)
+                with self._autocast():
+                    if isinstance(source, StreamDataset):
+                        state = reset_state(state, item[2], self.config.state_batch_dim)
+                        loss, state = self.step_fn(model, item, state)
+                        metrics: Any = loss
+                    elif self.eval_fn is not None:
+                        metrics = self.eval_fn(model, item)
+                    else:
+                        out = self.step_fn(model, item)
+                        metrics = out[0] if isinstance(out, (tuple, list)) else out
+                if not isinstance(metrics, dict):
+                    metrics = {"loss": metrics}
+                n = self._units(item) if isinstance(source, StreamDataset) else _first_tensor(item).shape[0]
+                for k, v in metrics.items():
+                    name = k if k.startswith("val_") else f"val_{k}"
+                    sums[name] = sums.get(name, 0.0) + float(v) * n
+                total += n
+        finally:
+            source.generator.set_state(g)
+            source._epoch_start = g0
+            model.train(was_training)
+        return {k: v / max(total, 1) for k, v in sums.items()}
+
+    def _validate_and_track(self, out: Optional[Path]) -> None:
+        cfg = self.config
+        metrics = self.validate()
+        row = {"step": self.step, "epoch": self.epoch, **metrics}
+        self.history.append(row)
+        if self._val_log is not None:
+            self._val_log.log(row)
+        if self._tb is not None:
+            self._tb.log(row, self.step, "val")
+        if cfg.monitor not in metrics:
+            raise ValueError(f"monitor={cfg.monitor!r} is not among the validation metrics {sorted(metrics)}")
+        value = metrics[cfg.monitor]
+        if cfg.schedule == "plateau":
+            self.scheduler.step(value)
+        better = self.best is None or (value < self.best if cfg.monitor_mode == "min" else value > self.best)
+        if better:
+            self.best, self.bad_validations = value, 0
+            if out is not None:
+                self._save(out / "best")
+        else:
+            self.bad_validations += 1
+            if cfg.early_stopping_patience and self.bad_validations >= cfg.early_stopping_patience:
+                self.should_stop = True
+
+    # ---- checkpoints -------------------------------------------------------------------------
+    def training_state(self) -> Dict[str, Any]:
+        """Everything needed to continue exactly: see :mod:`rnnkit.training.checkpoint`."""
+        return {
+            "step": self.step, "epoch": self.epoch, "cursor": self.cursor,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": None if self.scaler is None else self.scaler.state_dict(),
+            "rng": capture_rng(),
+            "data": self.source.state_dict(),
+            "tbptt": None if self.tbptt is None else {"state": self.tbptt.start_state, "kept": len(self.tbptt.kept)},
+            "teacher_forcing": None if self.teacher_forcing is None else self.teacher_forcing.state_dict(),
+            "guard": self.guard.state_dict(),
+            "best": self.best, "bad_validations": self.bad_validations, "history": self.history,
+            "config": self.config.to_dict(),
+        }
+
+    def save_last(self) -> None:
+        if self.config.out_dir is not None:
+            self._save(Path(self.config.out_dir) / "last")
+
+    def _save(self, folder: Path) -> None:
+        if self.rank == 0:
+            try:
+                save_checkpoint(folder, self.model, self.training_state())
+            except ValueError as err:  # a non-finite model never replaces a good checkpoint
+                warnings.warn(str(err), RuntimeWarning, stacklevel=2)
+        if self.fabric is not None:
+            self.fabric.barrier()
+
+    def _maybe_resume(self, out: Path) -> Optional[int]:
+        folder = find_checkpoint(out / "last")
+        if folder is None:
+            return None
+        state = load_training_state(folder)
+        load_model_weights(folder, self.model)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and state["scaler"] is not None:
+            self.scaler.load_state_dict(state["scaler"])
+        self.step, self.epoch, self.cursor = state["step"], state["epoch"], state["cursor"]
+        self.source.load_state_dict(state["data"])
+        if self.tbptt is not None and state["tbptt"] is not None:
+            self.tbptt.start_state = _to_device(state["tbptt"]["state"], self.device)
+            self.tbptt.kept = [()] * state["tbptt"]["kept"]  # re-read from the data by _epoch_items
+        if self.teacher_forcing is not None and state["teacher_forcing"] is not None:
+            self.teacher_forcing.load_state_dict(state["teacher_forcing"])
+        self.guard.load_state_dict(state["guard"])
+        self.best, self.bad_validations, self.history = state["best"], state["bad_validations"], state["history"]
+        restore_rng(state["rng"])  # last: nothing may draw random numbers between here and the next update
+        return self.step
+
+    # ---- logs --------------------------------------------------------------------------------
+    def _open_logs(self, out: Optional[Path], resumed_at: Optional[int]) -> None:
+        self._train_log = self._val_log = self._tb = None
+        if out is None or self.rank != 0:
+            return
+        out.mkdir(parents=True, exist_ok=True)
+        self._train_log = CSVLogger(out / "train_log.csv", resumed_at)
+        self._val_log = CSVLogger(out / "val_log.csv", resumed_at)
+        if self.config.tensorboard:
+            self._tb = TensorBoardLogger(out / "tensorboard")
+
+    def _log_train(self, loss: float, rate: float) -> None:
+        row = {"step": self.step, "epoch": self.epoch, "loss": loss, "lr": self._lr(),
+               "grad_norm": self.last_grad_norm, "throughput": rate, "skipped": self.guard.total}
+        if self._train_log is not None:
+            self._train_log.log(row)
+        if self._tb is not None:
+            self._tb.log(row, self.step, "train")
+
+    # ---- diagnostics -------------------------------------------------------------------------
+    def gradient_flow(self, batch, state=None):
+        """Per-step gradient norms ``||dL/dh_t||`` for one batch, through this Trainer's step function.
+
+        ``batch`` as the step function takes it (under TBPTT a chunk ``(x, y, reset)``, run from
+        ``state``). See :func:`rnnkit.training.gradient_flow.record_gradient_flow` for what is measured.
+        """
+        from .gradient_flow import record_gradient_flow
+
+        batch = _to_device(batch, next(self.model.parameters()).device)
+        if self.tbptt is not None or self.config.bptt is not None:
+            return record_gradient_flow(self.model, lambda m: self.step_fn(m, batch, state)[0])
+        return record_gradient_flow(self.model, lambda m: _loss_of(self.step_fn(m, batch)))
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+def _loss_of(out):
+    return out[0] if isinstance(out, (tuple, list)) else out
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    inner = getattr(model, "module", None)
+    return _unwrap(inner) if isinstance(inner, nn.Module) and type(model).__name__ in (
+        "_FabricModule", "DistributedDataParallel") else model
+
+
+def _to_device(item, device):
+    if device is None or device.type == "cpu":
+        return item
+    if isinstance(item, Tensor):
+        return item.to(device, non_blocking=True)
+    if isinstance(item, (tuple, list)):
+        return type(item)(_to_device(v, device) for v in item)
+    if isinstance(item, dict):
+        return {k: _to_device(v, device) for k, v in item.items()}
+    return item
+
+
+def _cast_floats(state, dtype):
+    if isinstance(state, Tensor):
+        return state.to(dtype) if state.is_floating_point() else state
+    if isinstance(state, (tuple, list)):
+        return type(state)(_cast_floats(s, dtype) for s in state)
+    if isinstance(state, dict):
+        return {k: _cast_floats(v, dtype) for k, v in state.items()}
+    return state
+
+
+def _first_tensor(item) -> Optional[Tensor]:
+    if isinstance(item, Tensor):
+        return item
+    if isinstance(item, (tuple, list)):
+        for v in item:
+            t = _first_tensor(v)
+            if t is not None:
+                return t
+    if isinstance(item, dict):
+        for v in item.values():
+            t = _first_tensor(v)
+            if t is not None:
+                return t
+    return None
+
+
+def _describe(v) -> str:
+    if isinstance(v, Tensor):
+        return f"a tensor of shape {tuple(v.shape)}"
+    return f"{type(v).__name__} {v!r:.60}"

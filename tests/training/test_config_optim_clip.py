@@ -1,0 +1,105 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from rnnkit.training import TrainConfig, build_optimizer, build_scheduler, clip_gradients, lr_factor
+
+
+@pytest.mark.parametrize("field,value", [
+    ("max_steps", 0), ("lr", -1.0), ("lr", float("nan")), ("optimizer", "lamb"), ("schedule", "linear"),
+    ("clip_norm", 0.0), ("bptt", 0), ("precision", "fp8"), ("betas", (0.9, 1.5)), ("max_bad_steps", 0),
+])
+def test_bad_config_values_raise_naming_the_value(field, value):
+    with pytest.raises(ValueError) as err:
+        TrainConfig(**{field: value})
+    assert field in str(err.value) and repr(value) in str(err.value)
+
+
+def test_bptt_window_must_be_a_multiple_of_bptt():
+    with pytest.raises(ValueError, match="bptt_window"):
+        TrainConfig(bptt=4, bptt_window=6)
+    assert TrainConfig(bptt=4, bptt_window=8).bptt_window == 8
+
+
+def test_config_json_round_trip():
+    cfg = TrainConfig(lr=3e-3, betas=(0.8, 0.99), bptt=7, out_dir="x")
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown"):
+        TrainConfig.from_dict({"nope": 1})
+
+
+@pytest.mark.parametrize("name,cls", [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW), ("sgd", torch.optim.SGD),
+                                      ("rmsprop", torch.optim.RMSprop), ("adagrad", torch.optim.Adagrad)])
+def test_optimizers(name, cls):
+    opt = build_optimizer(nn.Linear(2, 2).parameters(), TrainConfig(optimizer=name, lr=0.01, momentum=0.5))
+    assert isinstance(opt, cls) and opt.param_groups[0]["lr"] == 0.01
+    if name == "sgd":
+        assert opt.param_groups[0]["momentum"] == 0.5
+
+
+def _lrs(cfg, n):
+    p = nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=cfg.lr)
+    sched = build_scheduler(opt, cfg)
+    out = []
+    for _ in range(n):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return out
+
+
+def test_schedules_against_hand_computed_values():
+    # warmup 3: (s+1)/4 for s < 3
+    assert _lrs(TrainConfig(lr=1.0, warmup_steps=3), 5) == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0])
+    assert _lrs(TrainConfig(lr=2.0, schedule="step", step_size=2, gamma=0.5), 6) == pytest.approx([2, 2, 1, 1, 0.5, 0.5])
+    cos = _lrs(TrainConfig(lr=1.0, schedule="cosine", warmup_steps=2, max_steps=6, min_lr_ratio=0.1), 7)
+    want = [1 / 3, 2 / 3] + [0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p / 4)) for p in range(5)]
+    assert cos == pytest.approx(want)
+    assert cos[-1] == pytest.approx(0.1)
+
+
+def test_plateau_reduces_after_patience():
+    cfg = TrainConfig(lr=1.0, schedule="plateau", plateau_patience=1, plateau_factor=0.5)
+    p = nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    sched = build_scheduler(opt, cfg)
+    for metric in (1.0, 1.0, 1.0):
+        sched.step(metric)
+    assert opt.param_groups[0]["lr"] == 0.5
+    assert lr_factor(TrainConfig(schedule="constant"))(100) == 1.0
+
+
+def _params_with_grads(*grads):
+    ps = []
+    for g in grads:
+        p = nn.Parameter(torch.zeros(len(g)))
+        p.grad = torch.tensor(g, dtype=torch.float32)
+        ps.append(p)
+    return ps
+
+
+def test_clip_by_norm_hand_computed():
+    ps = _params_with_grads([3.0, 0.0], [0.0, 4.0])  # global norm 5
+    norm = clip_gradients(ps, clip_norm=1.0)
+    assert float(norm) == pytest.approx(5.0)  # the pre-clip norm is returned
+    scale = 1.0 / (5.0 + 1e-6)
+    assert torch.allclose(ps[0].grad, torch.tensor([3 * scale, 0.0]))
+    assert torch.allclose(ps[1].grad, torch.tensor([0.0, 4 * scale]))
+    small = _params_with_grads([0.3, 0.4])
+    clip_gradients(small, clip_norm=1.0)  # below the threshold: untouched
+    assert torch.equal(small[0].grad, torch.tensor([0.3, 0.4]))
+
+
+def test_clip_by_value_then_norm():
+    ps = _params_with_grads([3.0, -0.5], [-4.0])
+    norm = clip_gradients(ps, clip_value=1.0)
+    assert float(norm) == pytest.approx(math.sqrt(9 + 0.25 + 16))
+    assert torch.equal(ps[0].grad, torch.tensor([1.0, -0.5])) and torch.equal(ps[1].grad, torch.tensor([-1.0]))
+    ps = _params_with_grads([3.0, -0.5], [-4.0])
+    clip_gradients(ps, clip_norm=1.0, clip_value=1.0)  # after value clipping the norm is 1.5
+    assert torch.allclose(ps[0].grad, torch.tensor([1.0, -0.5]) / 1.5, atol=1e-6)
+    with pytest.raises(ValueError, match="clip_norm"):
+        clip_gradients(ps, clip_norm=-1.0)
