@@ -1,0 +1,294 @@
+"""A recurrent language model: embedding -> stacked RNN / LSTM / GRU -> output layer.
+
+    e_t = E[x_t]                                   # (B, T, E)  embedding of token x_t
+    h_t, state = rnn(e_t, state)                   # (B, T, H)  any rnnkit layer, stacked, dropout
+    logits_t = W_out h_t + b_out                   # (B, T, V)  scores of the next token x_{t+1}
+
+The loss is the mean cross-entropy of the next token in nats; ``bits per token = loss / ln 2``
+(bits per character for a character model) and ``perplexity = exp(loss)``.
+
+Weight tying (Press & Wolf 2017, Inan et al. 2017) shares ``W_out`` with the embedding ``E``; when
+``hidden_size != embedding_size`` a linear projection ``H -> E`` (no bias) is inserted before the
+output layer so the shapes agree.
+
+Conditioning (the one-to-many mapping of the seeds: a class or an image embedding -> a sequence):
+with ``condition_size = C > 0`` the model takes a vector ``c`` (B, C) and starts from
+
+    h_0 = tanh(W_c c + b_c)            for every layer (and, for an LSTM, c_0 = W_c' c + b_c')
+
+instead of zeros. The condition is used only where a sequence starts (``state=None``); once a state
+is carried (the next TBPTT chunk, the next generated token) it already holds the condition.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Optional, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+from torch import Tensor, nn
+
+from ..cells.base import State, _describe
+from ..data.corpus import PathLike, atomic_write
+from ..data.vocab import Vocabulary
+from ..layers import GRU, LSTM, RNN
+
+CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+MODEL_TYPE = "rnnkit.LanguageModel"
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+VOCAB_NAME = "vocab.json"
+
+
+def bits_per_token(loss_nats: float) -> float:
+    """Bits per token (per character for a char model): ``loss / ln 2``."""
+    return float(loss_nats) / math.log(2)
+
+
+def perplexity(loss_nats: float) -> float:
+    """Perplexity: ``exp(loss)``, the effective number of equally likely next tokens."""
+    return math.exp(float(loss_nats))
+
+
+def _positive_int(name: str, value: object, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+@dataclass
+class LanguageModelConfig:
+    """Everything needed to rebuild a :class:`LanguageModel` (saved as ``config.json``)."""
+
+    vocab_size: int  # ids the model reads and scores; must equal the vocabulary's size
+    cell: str = "lstm"  # "lstm" | "gru" | "rnn": LSTM is the strongest default and runs on oneDNN's fused CPU kernel
+    embedding_size: int = 256  # width of a token's learned vector; char vocabularies need little, words more
+    hidden_size: int = 256  # width of the recurrent state: the model's memory and most of its compute
+    num_layers: int = 2  # stacked layers; 2 is char-rnn's usual depth, more rarely helps a small corpus
+    dropout: float = 0.0  # on embeddings, between layers and before the output: the regulariser once it overfits
+    tie_weights: bool = False  # share embedding and output matrices: fewer parameters, often better perplexity
+    condition_size: int = 0  # width of an optional conditioning vector that sets the initial state (0 = none)
+
+    def __post_init__(self) -> None:
+        _positive_int("vocab_size", self.vocab_size)
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {tuple(CELLS)}, got {self.cell!r}")
+        _positive_int("embedding_size", self.embedding_size)
+        _positive_int("hidden_size", self.hidden_size)
+        _positive_int("num_layers", self.num_layers)
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.tie_weights, bool):
+            raise TypeError(f"tie_weights must be a bool, got {self.tie_weights!r}")
+        _positive_int("condition_size", self.condition_size, minimum=0)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LanguageModelConfig":
+        if not isinstance(d, dict):
+            raise TypeError(f"a config is a dict, got {type(d).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown config fields {unknown}; expected some of {sorted(known)}")
+        return cls(**d)
+
+
+class LanguageModel(nn.Module):
+    """Next-token model: ``forward(tokens (B, T), state=None, condition=None) -> (logits (B, T, V), state)``.
+
+    ``state`` is the rnnkit layer's state: a tensor ``(num_layers, B, H)`` for GRU and RNN, a tuple
+    ``(h, c)`` of them for LSTM. Pass the returned state back in to continue the text (truncated
+    BPTT across chunks, or generation one token at a time).
+
+    Attributes:
+        config: the :class:`LanguageModelConfig`.
+        vocab: an optional :class:`~rnnkit.data.Vocabulary` kept with the model and saved by
+            :meth:`save_pretrained` (set by :meth:`from_pretrained` when ``vocab.json`` exists).
+    """
+
+    def __init__(self, config: LanguageModelConfig, vocab: Optional[Vocabulary] = None) -> None:
+        super().__init__()
+        if not isinstance(config, LanguageModelConfig):
+            raise TypeError(f"config must be a LanguageModelConfig, got {type(config).__name__}")
+        self.config = config
+        self.vocab = self._checked_vocab(vocab)
+        c = config
+        self.embedding = nn.Embedding(c.vocab_size, c.embedding_size)
+        self.drop = nn.Dropout(c.dropout)
+        self.rnn = CELLS[c.cell](
+            c.embedding_size, c.hidden_size, c.num_layers, batch_first=True,
+            dropout=c.dropout if c.num_layers > 1 else 0.0,
+        )
+        out_features = c.hidden_size
+        self.project: Optional[nn.Linear] = None
+        if c.tie_weights and c.embedding_size != c.hidden_size:
+            self.project = nn.Linear(c.hidden_size, c.embedding_size, bias=False)
+            out_features = c.embedding_size
+        self.decoder = nn.Linear(out_features, c.vocab_size)
+        if c.tie_weights:
+            self.decoder.weight = self.embedding.weight
+        self._state_parts = 2 if c.cell == "lstm" else 1
+        self.condition_to_state: Optional[nn.Linear] = None
+        if c.condition_size:
+            self.condition_to_state = nn.Linear(c.condition_size, self._state_parts * c.num_layers * c.hidden_size)
+
+    # ---- state -------------------------------------------------------------------------------
+    def init_state(self, batch_size: int, condition: Optional[Tensor] = None) -> State:
+        """The state a sequence starts from: zeros, or the conditioned state for ``condition`` (B, C)."""
+        _positive_int("batch_size", batch_size)
+        if self.condition_to_state is None:
+            if condition is not None:
+                raise ValueError("this model has condition_size=0: it takes no condition")
+            return self.rnn.init_state(batch_size)
+        if condition is None:
+            raise ValueError(
+                f"this model is conditioned (condition_size={self.config.condition_size}): pass condition "
+                f"of shape (B, {self.config.condition_size}) or an explicit state"
+            )
+        self._check_condition(condition, batch_size)
+        c = self.config
+        flat = self.condition_to_state(condition)  # (B, P * L * H)
+        parts = flat.view(batch_size, self._state_parts, c.num_layers, c.hidden_size).permute(1, 2, 0, 3)  # (P, L, B, H)
+        h = torch.tanh(parts[0]).contiguous()  # (L, B, H): in the range of a recurrent output
+        if self._state_parts == 1:
+            return h
+        return (h, parts[1].contiguous())  # LSTM cell state: unbounded, like c_t itself
+
+    def _check_condition(self, condition: object, batch_size: int) -> None:
+        want = (batch_size, self.config.condition_size)
+        if not isinstance(condition, Tensor) or tuple(condition.shape) != want:
+            raise ValueError(f"condition must be a tensor of shape {want} (B, condition_size), got {_describe(condition)}")
+        if not condition.is_floating_point():
+            raise TypeError(f"condition must be a floating-point tensor, got dtype {condition.dtype}")
+
+    # ---- forward -----------------------------------------------------------------------------
+    def forward(
+        self,
+        tokens: Tensor,
+        state: Optional[State] = None,
+        condition: Optional[Tensor] = None,
+    ) -> Tuple[Tensor, State]:
+        """Logits of the next token at every position, and the final state.
+
+        Args:
+            tokens: ``(B, T)`` integer token ids in ``[0, vocab_size)``.
+            state: the state to continue from; ``None`` starts a sequence (zeros, or the
+                conditioned state).
+            condition: ``(B, condition_size)``; used only when ``state`` is None.
+        Returns:
+            ``(logits (B, T, V), state)``.
+        """
+        self._check_tokens(tokens)
+        if state is None and (condition is not None or self.condition_to_state is not None):
+            state = self.init_state(tokens.shape[0], condition)
+        x = self.drop(self.embedding(tokens))  # (B, T, E)
+        h, state = self.rnn(x, state)  # (B, T, H)
+        h = self.drop(h)
+        if self.project is not None:
+            h = self.project(h)  # (B, T, E)
+        return self.decoder(h), state  # (B, T, V)
+
+    def _check_tokens(self, tokens: object) -> None:
+        if not isinstance(tokens, Tensor):
+            raise TypeError(f"tokens must be a torch.Tensor of ids, got {type(tokens).__name__}")
+        if tokens.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+            raise TypeError(f"tokens must be an integer tensor (torch.long), got dtype {tokens.dtype}")
+        if tokens.dim() != 2 or tokens.shape[1] == 0 or tokens.shape[0] == 0:
+            raise ValueError(f"tokens must be 2-D (B, T) with B, T >= 1, got shape {tuple(tokens.shape)}")
+        v = self.config.vocab_size
+        bad = (tokens < 0) | (tokens >= v)
+        if bool(bad.any()):
+            value = int(tokens[bad][0])
+            raise ValueError(f"token id {value} is outside the vocabulary: expected 0 <= id < vocab_size={v}")
+
+    @staticmethod
+    def loss(logits: Tensor, targets: Tensor) -> Tensor:
+        """Mean cross-entropy of ``targets`` (B, T) under ``logits`` (B, T, V), in nats per token."""
+        if not isinstance(logits, Tensor) or logits.dim() != 3:
+            raise ValueError(f"logits must be a 3-D tensor (B, T, V), got {_describe(logits)}")
+        if not isinstance(targets, Tensor) or tuple(targets.shape) != tuple(logits.shape[:2]):
+            raise ValueError(f"targets must have shape {tuple(logits.shape[:2])} (B, T), got {_describe(targets)}")
+        if targets.dtype != torch.long:
+            raise TypeError(f"targets must be torch.long ids, got dtype {targets.dtype}")
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+    # ---- vocabulary --------------------------------------------------------------------------
+    def _checked_vocab(self, vocab: Optional[Vocabulary]) -> Optional[Vocabulary]:
+        if vocab is None:
+            return None
+        if not isinstance(vocab, Vocabulary):
+            raise TypeError(f"vocab must be a rnnkit Vocabulary, got {type(vocab).__name__}")
+        if len(vocab) != self.config.vocab_size:
+            raise ValueError(f"the vocabulary has {len(vocab)} tokens but the model's vocab_size is {self.config.vocab_size}")
+        return vocab
+
+    # ---- save / load -------------------------------------------------------------------------
+    def save_pretrained(self, directory: PathLike, vocab: Optional[Vocabulary] = None) -> None:
+        """Write ``config.json``, ``model.safetensors`` and (with a vocabulary, given here or held in
+        :attr:`vocab`) ``vocab.json`` into ``directory`` (created if needed), each file atomically.
+        ``config.json`` is written last, so a directory with it holds a complete model."""
+        vocab = self._checked_vocab(vocab) if vocab is not None else self.vocab
+        d = Path(os.fspath(directory))
+        if d.exists() and not d.is_dir():
+            raise NotADirectoryError(f"save_pretrained needs a folder, got the file {str(d)!r}")
+        d.mkdir(parents=True, exist_ok=True)
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        if self.config.tie_weights:
+            del tensors["decoder.weight"]  # the same tensor as embedding.weight; safetensors stores it once
+        atomic_write(d / WEIGHTS_NAME, save_safetensors(tensors, metadata={"format": "pt", "model_type": MODEL_TYPE}))
+        if vocab is not None:
+            vocab.save(d / VOCAB_NAME)
+        config = {"model_type": MODEL_TYPE, **self.config.to_dict()}
+        atomic_write(d / CONFIG_NAME, json.dumps(config, indent=2) + "\n")
+
+    @classmethod
+    def from_pretrained(cls, directory: PathLike, map_location: Union[str, torch.device] = "cpu") -> "LanguageModel":
+        """Rebuild a model saved by :meth:`save_pretrained` (no pickle is read). Loads
+        ``vocab.json`` into :attr:`vocab` when present. The model is returned in eval mode."""
+        d = Path(os.fspath(directory))
+        if not d.is_dir():
+            raise FileNotFoundError(f"model folder {str(d)!r} does not exist")
+        config_path, weights_path = d / CONFIG_NAME, d / WEIGHTS_NAME
+        for p in (config_path, weights_path):
+            if not p.is_file():
+                raise FileNotFoundError(f"{str(d)!r} is not a saved LanguageModel: {p.name} is missing")
+        try:
+            raw = json.loads(config_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{str(config_path)!r} is not valid JSON: {err}") from None
+        if not isinstance(raw, dict) or raw.get("model_type") != MODEL_TYPE:
+            got = raw.get("model_type") if isinstance(raw, dict) else raw
+            raise ValueError(f"{str(config_path)!r} describes model_type {got!r}, expected {MODEL_TYPE!r}")
+        raw = {k: v for k, v in raw.items() if k != "model_type"}
+        try:
+            config = LanguageModelConfig.from_dict(raw)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{str(config_path)!r}: {err}") from None
+        vocab = Vocabulary.load(d / VOCAB_NAME) if (d / VOCAB_NAME).is_file() else None
+        model = cls(config, vocab)
+        tensors = load_safetensors(weights_path.read_bytes())
+        if config.tie_weights:  # one shared matrix, stored under either name (safetensors' save_model may keep either)
+            shared = tensors.get("embedding.weight", tensors.get("decoder.weight"))
+            if shared is not None:
+                tensors["embedding.weight"] = tensors["decoder.weight"] = shared
+        try:
+            model.load_state_dict(tensors, strict=True)
+        except RuntimeError as err:
+            raise ValueError(f"{str(weights_path)!r} does not match {str(config_path)!r}: {err}") from None
+        return model.to(map_location).eval()
+
+    def num_parameters(self) -> int:
+        """Trainable parameters (a tied matrix counted once)."""
+        return sum(p.numel() for p in self.parameters())
