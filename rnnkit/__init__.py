@@ -6,8 +6,9 @@ cell through ``rnnkit.Recurrent``, and a choice of execution engine.
 
 from .cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell
 from .layers import GRU, LSTM, RNN, Recurrent
-from .models import ElmanRNN
+from .models import ElmanRNN, LanguageModel, LanguageModelConfig
 
 __version__ = "0.1.0"
 
-__all__ = ["RecurrentCell", "ElmanCell", "LSTMCell", "GRUCell", "Recurrent", "RNN", "LSTM", "GRU", "ElmanRNN"]
+__all__ = ["RecurrentCell", "ElmanCell", "LSTMCell", "GRUCell", "Recurrent", "RNN", "LSTM", "GRU", "ElmanRNN",
+           "LanguageModel", "LanguageModelConfig"]

@@ -237,8 +237,10 @@ class Recurrent(nn.Module):
             if not isinstance(s, Tensor) or tuple(s.shape) != want:
                 label = f"state[{i}]" if is_tuple else "state"
                 raise ValueError(f"{label} must have shape {want} (num_layers * D, N, S), got {_describe(s)}")
-            if s.dtype != x.dtype:
+            if s.dtype != x.dtype and not torch.is_autocast_enabled(x.device.type):
                 raise TypeError(f"state dtype {s.dtype} does not match the input dtype {x.dtype}")
+        if torch.is_autocast_enabled(x.device.type):  # a state carried out of an autocast region
+            parts = tuple(s.to(x.dtype) for s in parts)
         return tuple(parts)
 
     # ---- device moves ------------------------------------------------------------------------

@@ -138,3 +138,16 @@ def test_cell_input_checks():
         cell(torch.randn(2, 4), (torch.zeros(2, 5), torch.zeros(2, 4)))
     with pytest.raises(ValueError, match=r"state must be a tuple of 2 tensors for LSTMCell"):
         cell(torch.randn(2, 4), torch.zeros(2, 5))
+
+
+def test_state_from_autocast_is_accepted_under_autocast():
+    """A state carried out of an autocast region may be bf16 while the next input is fp32."""
+    gru = rnnkit.GRU(4, 5, batch_first=True)
+    x = torch.randn(2, 3, 4)
+    h = torch.randn(1, 2, 5).to(torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, h2 = gru(x, h)
+    assert h2.shape == (1, 2, 5)
+    torch.testing.assert_close(out, gru(x, h.float())[0], atol=5e-2, rtol=5e-2)
+    with pytest.raises(TypeError, match=r"state dtype torch.bfloat16 does not match the input dtype torch.float32"):
+        gru(x, h)  # outside autocast a mismatch is still an error

@@ -1,0 +1,1 @@
+"""Tasks: thin recipes that assemble data, models and training for each application."""
