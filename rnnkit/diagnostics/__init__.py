@@ -1,0 +1,1 @@
+"""Diagnostics: loss curves, gradient flow, activations, plots."""
