@@ -20,8 +20,9 @@ import typer
 app = typer.Typer(
     help="rnnkit: recurrent neural networks from a text file or a CSV to a trained model.",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain one-line usage errors, no boxes
 )
-train_app = typer.Typer(help="Train a model.", no_args_is_help=True)
+train_app = typer.Typer(help="Train a model.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(train_app, name="train")
 
 EXIT_USAGE = 2
@@ -64,15 +65,15 @@ def train_lm(
     out: Path = typer.Option(Path("runs/lm"), "--out", help="Run folder: model, vocabulary, logs, plot, checkpoints."),
     cell: str = typer.Option("lstm", "--cell", help="lstm, gru or rnn."),
     level: str = typer.Option("char", "--level", help="Tokens: char, word or bpe."),
-    hidden_size: int = typer.Option(256, "--hidden-size", help="Hidden units per layer."),
+    hidden_size: Optional[int] = typer.Option(None, "--hidden-size", help="Hidden units per layer (default: 256, or 512 for a --time-budget of 10 minutes or more)."),
     num_layers: int = typer.Option(2, "--num-layers", help="Stacked recurrent layers."),
     embedding_size: int = typer.Option(64, "--embedding-size", help="Token embedding size."),
-    dropout: float = typer.Option(0.1, "--dropout", help="Dropout on embeddings, between layers and before the output."),
+    dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout on embeddings, between layers and before the output (default: 0.1, or 0.25 with the larger model)."),
     bptt: int = typer.Option(128, "--bptt", help="Truncated BPTT length: steps per update; the state is carried across."),
     batch_size: int = typer.Option(32, "--batch-size", help="Parallel text streams."),
     max_steps: int = typer.Option(100_000, "--max-steps", help="Stop after N updates."),
-    time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Stop after this many seconds of training."),
-    lr: float = typer.Option(2e-3, "--lr", help="Learning rate (Adam)."),
+    time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Train for this many seconds (the learning rate anneals over them)."),
+    lr: float = typer.Option(2e-3, "--lr", help="Peak learning rate (Adam, cosine schedule)."),
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same model."),
     checkpoint_every: int = typer.Option(250, "--checkpoint-every", help="Write a checkpoint every N updates."),
     val_every: int = typer.Option(250, "--val-every", help="Validate every N updates."),
@@ -91,7 +92,7 @@ def train_lm(
         checkpoint_every=checkpoint_every, seed=seed, resume=resume,
     )
     summary = train_language_model(recipe, log=lambda m: typer.echo(m))
-    typer.echo(f"trained {summary['steps']} updates in {summary['seconds']} s "
+    typer.echo(f"trained {summary['steps']} updates in {summary['train_seconds']} s "
                f"({summary['tokens_per_second']:,} tokens/s)")
     if summary["val_loss"] is not None:
         typer.echo(f"validation: {summary['val_loss']:.4f} nats/token, {summary['val_bits_per_token']:.3f} bits/token, "

@@ -34,12 +34,13 @@ class LanguageModelRecipe:
     level: str = "char"  # "char", "word" or "bpe" tokens; characters need no unknown-token handling
     cell: str = "lstm"  # lstm, gru or rnn
     embedding_size: int = 64  # characters carry little meaning each: a small embedding suffices
-    hidden_size: int = 256  # 2x256 trains fast on 2 CPU cores and reaches ~1.5 nats/char on Shakespeare
+    hidden_size: Optional[int] = None  # None: chosen for the time budget (see `sized_for_budget`)
     num_layers: int = 2  # two layers beat one at the same parameter count for characters
-    dropout: float = 0.1  # mild: short runs underfit more than they overfit
+    dropout: Optional[float] = None  # None: chosen with the size (a bigger model, longer run needs more)
     bptt: int = 128  # TBPTT chunk length: long enough for words and short lines
     batch_size: int = 32  # parallel streams: keeps the GEMMs efficient on CPU
-    lr: float = 2e-3  # Adam's sweet spot for char-level LSTMs
+    lr: float = 2e-3  # Adam's sweet spot for char-level LSTMs; the peak of a cosine schedule
+    min_lr_ratio: float = 0.05  # the cosine ends at lr * this: annealing gains the last few hundredths of a nat
     max_steps: int = 100_000  # an upper bound; the time budget usually stops the run first
     time_budget: Optional[float] = None  # seconds of training for this invocation; None = until max_steps
     val_fraction: float = 0.1  # the last 10% of the text, as nanoGPT splits tinyshakespeare
@@ -62,6 +63,23 @@ class LanguageModelRecipe:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be positive, got {self.lr!r}")
+        if self.hidden_size is None or self.dropout is None:
+            hidden, dropout = sized_for_budget(self.time_budget)
+            self.hidden_size = hidden if self.hidden_size is None else self.hidden_size
+            self.dropout = dropout if self.dropout is None else self.dropout
+
+
+# Measured on a 2-core CPU (docs/language_models.md): a 2x256 LSTM learns fastest in the first
+# minutes but overfits a 1 MB corpus after ~5 minutes; 2x512 with more dropout is slower to start
+# and better from ~10 minutes on.
+LONG_RUN_SECONDS = 600.0
+
+
+def sized_for_budget(time_budget: Optional[float]) -> tuple:
+    """``(hidden_size, dropout)`` for a run of ``time_budget`` seconds (None: a short default run)."""
+    if time_budget is not None and time_budget >= LONG_RUN_SECONDS:
+        return 512, 0.25
+    return 256, 0.1
 
 
 def lm_step(model: LanguageModel, chunk, state):
@@ -108,19 +126,14 @@ def train_language_model(recipe: LanguageModelRecipe, log=print) -> Dict[str, ob
     )
     model = LanguageModel(config, vocab)
     train_config = TrainConfig(
-        max_steps=recipe.max_steps, bptt=recipe.bptt, optimizer="adam", lr=recipe.lr, clip_norm=1.0,
+        max_steps=recipe.max_steps, time_budget=recipe.time_budget, bptt=recipe.bptt, optimizer="adam",
+        lr=recipe.lr, schedule="cosine", min_lr_ratio=recipe.min_lr_ratio, clip_norm=1.0,
         val_every=recipe.val_every, checkpoint_every=recipe.checkpoint_every, out_dir=str(out),
         resume=recipe.resume, seed=recipe.seed, throughput_unit="tokens", log_every=25,
         progress=recipe.progress,
     )
-    callbacks = []
     start = time.perf_counter()
-    if recipe.time_budget is not None:
-        def stop_at_budget(trainer, budget=recipe.time_budget):
-            if time.perf_counter() - start >= budget:
-                trainer.should_stop = True
-        callbacks.append(stop_at_budget)
-    trainer = Trainer(model, train_config, step_fn=lm_step, callbacks=callbacks)
+    trainer = Trainer(model, train_config, step_fn=lm_step)
     log(f"training a {recipe.num_layers}x{recipe.hidden_size} {recipe.cell.upper()} on "
         f"{'the default corpus (Python reference manual)' if recipe.text is None else recipe.text}: "
         f"{train_ids.numel():,} training and {val_ids.numel():,} validation {recipe.level}s, "
@@ -143,8 +156,8 @@ def train_language_model(recipe: LanguageModelRecipe, log=print) -> Dict[str, ob
     except ImportError:  # matplotlib is optional
         pass
     summary = {
-        "steps": trainer.step, "seconds": round(elapsed, 1),
-        "tokens_per_second": round(trainer.step * recipe.batch_size * recipe.bptt / max(elapsed, 1e-9)),
+        "steps": trainer.step, "seconds": round(elapsed, 1), "train_seconds": round(trainer.train_seconds, 1),
+        "tokens_per_second": round(trainer.step * recipe.batch_size * recipe.bptt / max(trainer.train_seconds, 1e-9)),
         "val_loss": val_loss, "val_bits_per_token": None if val_loss is None else val_loss / math.log(2),
         "val_perplexity": None if val_loss is None else math.exp(val_loss),
         "model_dir": str(out), "plot": plot, "recipe": asdict(recipe),

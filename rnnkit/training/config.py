@@ -23,6 +23,7 @@ class TrainConfig:
     # ---- length of the run -------------------------------------------------------------------
     max_steps: int = 1000  # optimizer updates to run (one per batch, or one per chunk under TBPTT)
     max_epochs: Optional[int] = None  # stop earlier after this many passes over the data, if set
+    time_budget: Optional[float] = None  # stop after this many seconds of updates (summed over resumes); cosine anneals over it
     # ---- data --------------------------------------------------------------------------------
     batch_size: int = 32  # per process, used when the Trainer wraps a plain Dataset itself
     shuffle: bool = True  # reshuffle a plain Dataset each epoch; the order is drawn from `seed`
@@ -73,6 +74,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _positive_int(self, "max_steps")
+        _positive_float(self, "time_budget", optional=True)
         _positive_int(self, "max_epochs", optional=True)
         _positive_int(self, "batch_size")
         _positive_int(self, "bptt", optional=True)

@@ -7,7 +7,10 @@ Schedules give the learning rate after ``s`` completed updates as ``lr_s = lr * 
 * constant: ``f(s) = 1``
 * step:     ``f(s) = gamma ** floor((s - W) / step_size)``
 * cosine:   ``p = min(1, (s - W) / max(1, S - W))`` with ``S = max_steps``;
-  ``f(s) = m + (1 - m) * (1 + cos(pi * p)) / 2`` with ``m = min_lr_ratio``
+  ``f(s) = m + (1 - m) * (1 + cos(pi * p)) / 2`` with ``m = min_lr_ratio``. With a
+  ``time_budget`` B, progress is ``p = max(p_steps, t / B)``, ``t`` the seconds of training so far:
+  the schedule anneals by whichever ends first, so a run cut by its time budget still ends cold.
+  (Time makes such a run resumable but not bitwise reproducible.)
 * plateau:  ``torch.optim.lr_scheduler.ReduceLROnPlateau``: the lr is multiplied by
   ``plateau_factor`` after ``plateau_patience`` validations without improvement of the monitored
   metric. It is stepped after each validation, not after each update.
@@ -16,7 +19,7 @@ Schedules give the learning rate after ``s`` completed updates as ``lr_s = lr * 
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Optional
 
 import torch
 from torch import nn
@@ -43,8 +46,11 @@ def build_optimizer(params: Iterable[nn.Parameter], config: TrainConfig) -> torc
     raise ValueError(f"optimizer must be one of adam, adamw, sgd, rmsprop, adagrad, got {name!r}")
 
 
-def lr_factor(config: TrainConfig) -> Callable[[int], float]:
-    """``f(s)``, the multiplier of ``config.lr`` after ``s`` updates (see the module docstring)."""
+def lr_factor(config: TrainConfig, clock: Optional[Callable[[], float]] = None) -> Callable[[int], float]:
+    """``f(s)``, the multiplier of ``config.lr`` after ``s`` updates (see the module docstring).
+
+    ``clock()`` gives the seconds of training so far; it is used with ``config.time_budget``.
+    """
     warmup, kind = config.warmup_steps, config.schedule
 
     def f(s: int) -> float:
@@ -56,6 +62,8 @@ def lr_factor(config: TrainConfig) -> Callable[[int], float]:
             return config.gamma ** ((s - warmup) // config.step_size)
         if kind == "cosine":
             p = min(1.0, (s - warmup) / max(1, config.max_steps - warmup))
+            if config.time_budget is not None and clock is not None:
+                p = max(p, min(1.0, clock() / config.time_budget))
             m = config.min_lr_ratio
             return m + (1 - m) * 0.5 * (1.0 + math.cos(math.pi * p))
         raise ValueError(f"lr_factor has no formula for schedule {kind!r}")
@@ -63,10 +71,11 @@ def lr_factor(config: TrainConfig) -> Callable[[int], float]:
     return f
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
+def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig,
+                    clock: Optional[Callable[[], float]] = None):
     """The schedule named by ``config.schedule``; step it once per update (plateau: per validation)."""
     if config.schedule == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode=config.monitor_mode, factor=config.plateau_factor, patience=config.plateau_patience
         )
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(config))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(config, clock))

@@ -99,6 +99,8 @@ class Trainer:
         self.best: Optional[float] = None  # best value of config.monitor so far
         self.bad_validations = 0  # validations since the best one (early stopping)
         self.should_stop = False
+        self.train_seconds = 0.0  # wall time spent in updates, summed over resumes (for time_budget)
+        self._clock_start: Optional[float] = None
         self.last_loss: Optional[float] = None
         self.last_grad_norm: Optional[float] = None
         self.history: List[Dict[str, Any]] = []  # validation results
@@ -133,7 +135,7 @@ class Trainer:
         window = (cfg.bptt_window // cfg.bptt) if cfg.bptt_window else 1
         self.tbptt = WindowedTBPTT(window, cfg.state_batch_dim) if is_stream else None
         self.optimizer = build_optimizer(self.model.parameters(), cfg)
-        self.scheduler = build_scheduler(self.optimizer, cfg)
+        self.scheduler = build_scheduler(self.optimizer, cfg, clock=self.elapsed)
         self.scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
         if self.fabric is not None:
             self._train_model = self.fabric.setup_module(self.model)
@@ -171,6 +173,7 @@ class Trainer:
         resumed_at = self._maybe_resume(out) if cfg.resume else None
         self._open_logs(out, resumed_at)
         anomaly = torch.autograd.detect_anomaly() if cfg.detect_anomaly else contextlib.nullcontext()
+        self._clock_start = time.perf_counter()
         bar = ProgressBar(cfg.max_steps, self.step, cfg.progress if self.rank == 0 else False, cfg.throughput_unit)
         window_loss, window_steps, window_units, window_start = 0.0, 0, 0, time.perf_counter()
         try:
@@ -207,14 +210,21 @@ class Trainer:
             self.save_last()
         finally:
             bar.close()
+            self.train_seconds, self._clock_start = self.elapsed(), None
             if self._tb is not None:
                 self._tb.close()
         return self
 
+    def elapsed(self) -> float:
+        """Seconds of training so far, this run and the runs it resumed."""
+        running = 0.0 if self._clock_start is None else time.perf_counter() - self._clock_start
+        return self.train_seconds + running
+
     def _done(self) -> bool:
         cfg = self.config
         return (self.should_stop or self.step >= cfg.max_steps
-                or (cfg.max_epochs is not None and self.epoch >= cfg.max_epochs))
+                or (cfg.max_epochs is not None and self.epoch >= cfg.max_epochs)
+                or (cfg.time_budget is not None and self.elapsed() >= cfg.time_budget))
 
     def _epoch_items(self):
         """This epoch's items from the cursor on; under TBPTT(k1, k2) first re-fill the window."""
@@ -362,7 +372,7 @@ class Trainer:
     def training_state(self) -> Dict[str, Any]:
         """Everything needed to continue exactly: see :mod:`rnnkit.training.checkpoint`."""
         return {
-            "step": self.step, "epoch": self.epoch, "cursor": self.cursor,
+            "step": self.step, "epoch": self.epoch, "cursor": self.cursor, "train_seconds": self.elapsed(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": None if self.scaler is None else self.scaler.state_dict(),
@@ -399,6 +409,7 @@ class Trainer:
         if self.scaler is not None and state["scaler"] is not None:
             self.scaler.load_state_dict(state["scaler"])
         self.step, self.epoch, self.cursor = state["step"], state["epoch"], state["cursor"]
+        self.train_seconds = float(state.get("train_seconds", 0.0))
         self.source.load_state_dict(state["data"])
         if self.tbptt is not None and state["tbptt"] is not None:
             self.tbptt.start_state = _to_device(state["tbptt"]["state"], self.device)

@@ -103,3 +103,36 @@ def test_clip_by_value_then_norm():
     assert torch.allclose(ps[0].grad, torch.tensor([1.0, -0.5]) / 1.5, atol=1e-6)
     with pytest.raises(ValueError, match="clip_norm"):
         clip_gradients(ps, clip_norm=-1.0)
+
+
+def test_cosine_anneals_over_the_time_budget():
+    """With a time budget, progress is max(step fraction, time fraction)."""
+    import math
+
+    cfg = TrainConfig(schedule="cosine", max_steps=1000, time_budget=100.0)
+    now = {"t": 0.0}
+    f = lr_factor(cfg, clock=lambda: now["t"])
+    assert f(0) == 1.0
+    now["t"] = 50.0  # half the time gone, 1% of the steps: the time decides
+    assert math.isclose(f(10), 0.5 * (1 + math.cos(math.pi * 0.5)))
+    now["t"] = 1.0  # 80% of the steps gone, little time: the steps decide
+    assert math.isclose(f(800), 0.5 * (1 + math.cos(math.pi * 0.8)))
+    now["t"] = 150.0
+    assert f(10) == 0.0
+
+
+def test_time_budget_stops_the_run_and_is_validated():
+    import pytest
+    import torch
+    from torch import nn
+
+    from rnnkit.training import Trainer
+
+    with pytest.raises(ValueError, match=r"time_budget"):
+        TrainConfig(time_budget=-1.0)
+    model = nn.Linear(3, 1)
+    data = torch.utils.data.TensorDataset(torch.randn(64, 3), torch.randn(64, 1))
+    step = lambda m, b: ((m(b[0]) - b[1]) ** 2).mean()  # noqa: E731
+    trainer = Trainer(model, TrainConfig(max_steps=10**9, time_budget=0.3, batch_size=8, progress=False), step_fn=step)
+    trainer.fit(data)
+    assert 0 < trainer.step < 10**9 and 0.3 <= trainer.train_seconds < 5.0
