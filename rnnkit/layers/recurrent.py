@@ -79,7 +79,7 @@ class Recurrent(nn.Module):
 
         directions = 2 if bidirectional else 1
         grid: List[Tuple[RecurrentCell, ...]] = []
-        self._param_links: List[Tuple[RecurrentCell, str, str]] = []  # (cell, name in cell, name here)
+        self._param_links: List[Tuple[nn.Module, str, str]] = []  # (module owning it, its name there, name here)
         layer_input = input_size
         for k in range(num_layers):
             row = []
@@ -93,7 +93,8 @@ class Recurrent(nn.Module):
                 for name, param in cell.named_parameters():
                     here = name.replace(".", "_") + suffix
                     self.register_parameter(here, param)
-                    self._param_links.append((cell, name, here))
+                    owner, _, leaf = name.rpartition(".")
+                    self._param_links.append((cell.get_submodule(owner) if owner else cell, leaf, here))
                 row.append(cell)
             grid.append(tuple(row))
             layer_input = grid[-1][0].output_size * directions
@@ -109,9 +110,7 @@ class Recurrent(nn.Module):
         overwrite, ``functional_call``); the cells are re-pointed before every use.
         """
         params = self._parameters
-        for cell, name, here in self._param_links:
-            owner, _, leaf = name.rpartition(".")
-            module = cell.get_submodule(owner) if owner else cell
+        for module, leaf, here in self._param_links:
             if module._parameters[leaf] is not params[here]:
                 module._parameters[leaf] = params[here]
         for row in self._cell_grid:
@@ -132,7 +131,7 @@ class Recurrent(nn.Module):
     # ---- state -------------------------------------------------------------------------------
     def init_state(self, batch_size: int, *, device=None, dtype=None) -> State:
         """Zero state: ``(num_layers * D, N, S)`` per state tensor (a tuple for LSTM)."""
-        ref = next(self.parameters())
+        ref = next(iter(self._parameters.values()))
         device = device if device is not None else ref.device
         dtype = dtype if dtype is not None else ref.dtype
         cell = self._cell_grid[0][0]
@@ -205,7 +204,7 @@ class Recurrent(nn.Module):
                 f"input must have input_size={self.input_size} features in its last dim, "
                 f"got shape {tuple(x.shape)}"
             )
-        ref = next(self.parameters())
+        ref = next(iter(self._parameters.values()))
         if x.dtype != ref.dtype:
             raise TypeError(
                 f"input dtype {x.dtype} does not match the layer's parameters ({ref.dtype}); "

@@ -166,3 +166,37 @@ def test_auto_engine_picks_fused_for_stock_and_loop_for_custom():
     assert select_engine(custom, batch, "auto").name == "loop"
     with pytest.raises(ValueError, match=r"engine='fused' cannot run this layer: .*TwiceElman"):
         rnnkit.Recurrent(TwiceElman, INPUT_SIZE, 5, engine="fused")(torch.randn(T, B, INPUT_SIZE))
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("num_layers,bidirectional", [(1, False), (2, True)])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_single_step_path_matches_torch(kind, num_layers, bidirectional, batch_first):
+    """One time step (streaming, generation) takes the cell-kernel path; same values and gradients."""
+    ours, reference = make_pair(kind, num_layers, bidirectional, batch_first, engine="fused")
+    x = torch.randn(*((B, 1, INPUT_SIZE) if batch_first else (1, B, INPUT_SIZE)), requires_grad=True)
+    h0 = initial_state(kind, ours, B)
+    out, hn = ours(x, h0)
+    out_ref, hn_ref = reference(x, h0)
+    torch.testing.assert_close(out, out_ref, **TOL)
+    for a, b in zip(as_tuple(hn), as_tuple(hn_ref)):
+        torch.testing.assert_close(a, b, **TOL)
+    loss = out.square().sum() + sum(t.square().sum() for t in as_tuple(hn))
+    loss_ref = out_ref.square().sum() + sum(t.square().sum() for t in as_tuple(hn_ref))
+    inputs = [x, *as_tuple(h0)]
+    for a, b in zip(torch.autograd.grad(loss, inputs + list(ours.parameters())),
+                    torch.autograd.grad(loss_ref, inputs + list(reference.parameters()))):
+        torch.testing.assert_close(a, b, **TOL)
+
+
+def test_single_step_path_is_taken(monkeypatch):
+    from rnnkit.layers.engines import fused
+
+    calls = []
+    real = fused._single_step
+    monkeypatch.setattr(fused, "_single_step", lambda *a: calls.append(1) or real(*a))
+    layer, _ = make_pair("lstm", 2)
+    layer(torch.randn(1, 2, INPUT_SIZE))
+    assert calls == [1]
+    layer(torch.randn(3, 2, INPUT_SIZE))  # a sequence goes to the sequence kernel
+    assert calls == [1]

@@ -6,6 +6,10 @@ torch.nn's flat order (per layer, per direction: ``weight_ih, weight_hh, bias_ih
 and ``weight_hr`` for a projected LSTM). It serves only the stock cells (exactly
 :class:`ElmanCell`, :class:`LSTMCell`, :class:`GRUCell`, not subclasses, which may change the step)
 with one configuration across all layers.
+
+A single time step on CPU (streaming, generation) takes torch's fused *cell* kernels instead
+(``torch._VF.lstm_cell`` etc., what ``torch.nn.LSTMCell`` runs), layer by layer: oneDNN's
+sequence kernel has a fixed cost per call (about 3 ms for a 2x256 LSTM here) that dwarfs one step.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ def kernel_mode(cell: RecurrentCell) -> Optional[str]:
 
 
 _KERNELS = {"LSTM": _VF.lstm, "GRU": _VF.gru, "RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu}
+_CELL_KERNELS = {"GRU": _VF.gru_cell, "RNN_TANH": _VF.rnn_tanh_cell, "RNN_RELU": _VF.rnn_relu_cell}
 
 
 def _signature(cell: RecurrentCell) -> tuple:
@@ -70,7 +75,7 @@ class FusedEngine(Engine):
             )
         if any(_signature(c) != _signature(first) for c in cells):
             return "its layers do not all use the same cell configuration"
-        dtypes = {p.dtype for p in layer.parameters()}
+        dtypes = {p.dtype for p in layer._parameters.values()}  # all registered on the layer itself
         if len(dtypes) > 1:
             return f"its parameters mix dtypes {sorted(str(d) for d in dtypes)}"
         return None
@@ -78,6 +83,8 @@ class FusedEngine(Engine):
     def run(self, layer, batch: SequenceBatch, state: LayerState):
         cells = layer.cell_grid()
         first = cells[0][0]
+        if batch.packed is None and batch.data.device.type == "cpu" and batch.data.shape[1 if batch.batch_first else 0] == 1:
+            return _single_step(layer, cells, batch, state)
         kernel = _KERNELS[kernel_mode(first)]
         weights = flat_weights(layer)
         args = (first.bias, len(cells), float(layer.dropout), layer.training, len(cells[0]) == 2)
@@ -103,6 +110,35 @@ class FusedEngine(Engine):
         total = batch.data.shape[1 if batch.batch_first else 0]
         padded, _ = pad_packed_sequence(out, batch.batch_first, total_length=total)
         return padded, final
+
+
+def _single_step(layer, cells, batch: SequenceBatch, state: LayerState):
+    """One time step through every layer and direction with torch's fused cell kernels."""
+    time_dim = 1 if batch.batch_first else 0
+    x = batch.data.squeeze(time_dim)  # (B, I)
+    mode = kernel_mode(cells[0][0])
+    directions = len(cells[0])
+    finals = [[] for _ in state]
+    for k, row in enumerate(cells):
+        outs = []
+        for d, cell in enumerate(row):
+            i = k * directions + d
+            if mode == "LSTM":
+                if cell.weight_hr is None:
+                    h, c = _VF.lstm_cell(x, (state[0][i], state[1][i]), cell.weight_ih, cell.weight_hh,
+                                         cell.bias_ih, cell.bias_hh)
+                else:  # lstm_cell has no projection: the cell's own step, the same equations
+                    h, (_, c) = cell.recur(cell.project_input(x), (state[0][i], state[1][i]))
+                finals[0].append(h)
+                finals[1].append(c)
+            else:
+                h = _CELL_KERNELS[mode](x, state[0][i], cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
+                finals[0].append(h)
+            outs.append(h)
+        x = outs[0] if directions == 1 else torch.cat(outs, dim=-1)
+        if layer.dropout > 0 and layer.training and k < len(cells) - 1:
+            x = torch.nn.functional.dropout(x, layer.dropout, training=True)
+    return x.unsqueeze(time_dim), tuple(torch.stack(f, dim=0) for f in finals)
 
 
 def flatten_for_cudnn(layer) -> None:
