@@ -1,0 +1,436 @@
+"""Time series read from CSV or Parquet into a validated :class:`TimeSeriesFrame`.
+
+A frame holds one time index at a regular frequency, one or more target columns, optional past
+covariates (known only up to now, e.g. a measured temperature) and optional known-future
+covariates (known ahead, e.g. a holiday flag; calendar features are derived, see
+:func:`calendar_features`). Every problem found on the way in -- a missing column, a non-numeric
+target, an all-missing column, duplicate or irregular timestamps, missing values -- raises a
+``ValueError``/``TypeError`` naming the column, the positions and what was expected.
+
+The time column may hold dates (any format pandas parses) or integers (e.g. years); an integer
+index must advance by a constant step, which is then its ``freq``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+try:  # pandas is an optional dependency (extra "timeseries")
+    import pandas as pd
+except ImportError:  # pragma: no cover - exercised only without pandas
+    pd = None
+
+FILL_METHODS = ("ffill", "bfill", "linear", "zero", "mean")
+Freq = Union[str, int, None]
+
+
+def _require_pandas():
+    if pd is None:
+        raise ImportError("reading time series needs pandas: pip install 'rnnkit[timeseries]'")
+    return pd
+
+
+class MissingValuesError(ValueError):
+    """Raised when columns have missing values and no fill method was asked for.
+
+    ``positions`` maps each column to the timestamps (index labels) of its missing values.
+    """
+
+    def __init__(self, message: str, positions: Dict[str, list]) -> None:
+        super().__init__(message)
+        self.positions = positions
+
+
+@dataclass(frozen=True)
+class TimeSeriesFrame:
+    """A regular time series: ``targets`` ``(T, C)`` and optional covariates on one time index.
+
+    Attributes:
+        time: a ``pandas.DatetimeIndex`` or an integer ``pandas.Index`` of length T, increasing.
+        targets: float64 array ``(T, C)`` -- the series to forecast.
+        target_names: C column names.
+        past_covariates: ``(T, P)`` or None -- inputs known only up to the present.
+        past_names: P names.
+        future_covariates: ``(T, F)`` or None -- inputs known ahead of time (for the horizon too).
+        future_names: F names.
+        freq: pandas offset alias (``"MS"``, ``"D"``, ...) for dates, the integer step otherwise.
+        filled: column -> index labels of values that were filled (empty if none were).
+    """
+
+    time: "pd.Index"
+    targets: np.ndarray
+    target_names: Tuple[str, ...]
+    past_covariates: Optional[np.ndarray] = None
+    past_names: Tuple[str, ...] = ()
+    future_covariates: Optional[np.ndarray] = None
+    future_names: Tuple[str, ...] = ()
+    freq: Freq = None
+    filled: Optional[Dict[str, list]] = None
+
+    def __len__(self) -> int:
+        return int(self.targets.shape[0])
+
+    @property
+    def n_targets(self) -> int:
+        return int(self.targets.shape[1])
+
+    def slice(self, start: Optional[int] = None, stop: Optional[int] = None) -> "TimeSeriesFrame":
+        """Rows ``start:stop`` (positions, as Python slicing) as a new frame."""
+        s = slice(start, stop)
+        return replace(
+            self,
+            time=self.time[s],
+            targets=self.targets[s],
+            past_covariates=None if self.past_covariates is None else self.past_covariates[s],
+            future_covariates=None if self.future_covariates is None else self.future_covariates[s],
+        )
+
+    def split(self, at: int) -> Tuple["TimeSeriesFrame", "TimeSeriesFrame"]:
+        """``(first at rows, the rest)``; a negative ``at`` counts from the end (``-36``: hold out 36)."""
+        if isinstance(at, bool) or not isinstance(at, (int, np.integer)):
+            raise TypeError(f"split position must be an int, got {at!r}")
+        n = len(self)
+        pos = at + n if at < 0 else at
+        if not 0 < pos < n:
+            raise ValueError(f"split position must leave rows on both sides of a {n}-row series, got {at}")
+        return self.slice(0, pos), self.slice(pos, None)
+
+    def future_times(self, horizon: int) -> "pd.Index":
+        """The ``horizon`` timestamps after the last one, at the frame's frequency."""
+        return extend_index(self.time, horizon, self.freq)
+
+    def to_dataframe(self) -> "pd.DataFrame":
+        _require_pandas()
+        df = pd.DataFrame(self.targets, index=self.time, columns=list(self.target_names))
+        if self.past_covariates is not None:
+            df[list(self.past_names)] = self.past_covariates
+        if self.future_covariates is not None:
+            df[list(self.future_names)] = self.future_covariates
+        return df
+
+
+# ---- construction ----------------------------------------------------------------------------
+
+
+def read_series(
+    path: Union[str, os.PathLike],
+    time_column: str,
+    target_columns: Union[str, Sequence[str]],
+    past_covariates: Sequence[str] = (),
+    future_covariates: Sequence[str] = (),
+    freq: Freq = None,
+    fill: Optional[str] = None,
+) -> TimeSeriesFrame:
+    """Read a CSV (``.csv``, ``.csv.gz``, ``.txt``) or Parquet (``.parquet``, ``.pq``) file.
+
+    Args:
+        path: the file; its suffix picks the reader.
+        time_column: the column holding timestamps (dates or integers).
+        target_columns: one name or a list of names of the series to forecast.
+        past_covariates / future_covariates: names of covariate columns (see :class:`TimeSeriesFrame`).
+        freq: the frequency (pandas alias such as ``"MS"``, or an int step); inferred if None.
+            With a given freq, timestamps missing from the regular grid become missing rows.
+        fill: None to raise :class:`MissingValuesError` listing missing values, or one of
+            ``"ffill"``, ``"bfill"``, ``"linear"`` (interpolation), ``"zero"``, ``"mean"``.
+    """
+    _require_pandas()
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"time series file not found: {path!r}")
+    lower = path.lower()
+    if lower.endswith((".parquet", ".pq")):
+        df = pd.read_parquet(path)
+    elif lower.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
+        df = pd.read_csv(path, sep="\t" if lower.endswith(".tsv") else ",")
+    else:
+        raise ValueError(f"unsupported file type for {path!r}: expected .csv, .csv.gz, .tsv, .txt, .parquet or .pq")
+    return from_dataframe(df, time_column, target_columns, past_covariates, future_covariates, freq, fill)
+
+
+def from_dataframe(
+    df: "pd.DataFrame",
+    time_column: Optional[str],
+    target_columns: Union[str, Sequence[str]],
+    past_covariates: Sequence[str] = (),
+    future_covariates: Sequence[str] = (),
+    freq: Freq = None,
+    fill: Optional[str] = None,
+) -> TimeSeriesFrame:
+    """Validate a DataFrame into a :class:`TimeSeriesFrame` (see :func:`read_series`).
+
+    ``time_column=None`` uses the DataFrame's index as the time.
+    """
+    _require_pandas()
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+    targets = [target_columns] if isinstance(target_columns, str) else list(target_columns)
+    if not targets:
+        raise ValueError("target_columns is empty: name at least one column to forecast")
+    past, future = list(past_covariates), list(future_covariates)
+    wanted = targets + past + future
+    columns = [str(c) for c in df.columns]
+    if time_column is not None and time_column not in df.columns:
+        raise ValueError(f"time column {time_column!r} not found; the columns are {columns}")
+    for name in wanted:
+        if name not in df.columns:
+            raise ValueError(f"column {name!r} not found; the columns are {columns}")
+    dup = sorted({n for n in wanted if wanted.count(n) > 1})
+    if dup or (time_column is not None and time_column in wanted):
+        raise ValueError(f"columns may be used once, as time, target or covariate; repeated: {dup or [time_column]}")
+
+    time = pd.Index(df.index if time_column is None else df[time_column])
+    time = _parse_time(time, time_column or "index")
+    data = df[wanted].copy()
+    data.index = time
+    for name in wanted:
+        data[name] = _numeric_column(df[name], name).to_numpy()
+
+    if not time.is_monotonic_increasing:
+        order = np.argsort(np.asarray(time), kind="stable")
+        data = data.iloc[order]
+        time = data.index
+    if time.has_duplicates:
+        dups = time[time.duplicated()].unique()[:5]
+        raise ValueError(f"duplicate timestamps in {time_column or 'index'!r}: {[str(t) for t in dups]}")
+
+    freq = _resolve_freq(time, freq, time_column or "index")
+    grid = _regular_grid(time, freq)
+    if len(grid) != len(time):  # timestamps absent from the grid become missing rows
+        data = data.reindex(grid)
+        time = grid
+
+    for name in wanted:
+        if data[name].isna().all():
+            raise ValueError(f"column {name!r} has no values: all {len(data)} rows are missing")
+    missing = {name: list(data.index[data[name].isna()]) for name in wanted if data[name].isna().any()}
+    if missing and fill is None:
+        parts = [f"{name!r} at {_show_positions(pos)}" for name, pos in missing.items()]
+        raise MissingValuesError(
+            "missing values in " + "; ".join(parts) + f"; pass fill= one of {list(FILL_METHODS)} to fill them",
+            missing,
+        )
+    if missing:
+        data = fill_missing(data, fill)
+
+    def block(names):
+        return data[names].to_numpy(dtype=np.float64) if names else None
+
+    return TimeSeriesFrame(
+        time=time,
+        targets=block(targets),
+        target_names=tuple(targets),
+        past_covariates=block(past),
+        past_names=tuple(past),
+        future_covariates=block(future),
+        future_names=tuple(future),
+        freq=freq,
+        filled=missing if missing else {},
+    )
+
+
+def from_array(values, start=0, freq: Freq = None, names: Optional[Sequence[str]] = None) -> TimeSeriesFrame:
+    """Wrap a 1-D ``(T,)`` or 2-D ``(T, C)`` array as a frame with an integer (default) or date index.
+
+    ``start`` is an int (index ``start, start+step, ...`` with ``step = freq or 1``) or a timestamp
+    (then ``freq`` must be a pandas alias such as ``"MS"``).
+    """
+    _require_pandas()
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"series values must be numeric, got an array of dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"series values must have shape (T,) or (T, C) with T, C > 0, got {np.shape(values)}")
+    names = tuple(names) if names is not None else tuple(f"y{i}" if arr.shape[1] > 1 else "y" for i in range(arr.shape[1]))
+    if len(names) != arr.shape[1]:
+        raise ValueError(f"got {len(names)} names for {arr.shape[1]} columns")
+    bad = np.argwhere(~np.isfinite(arr))
+    if len(bad):
+        raise ValueError(f"series values must be finite; non-finite at (row, column) {bad[:5].tolist()}")
+    if isinstance(start, (int, np.integer)) and not isinstance(start, bool):
+        step = 1 if freq is None else freq
+        if not isinstance(step, (int, np.integer)) or step <= 0:
+            raise ValueError(f"with an integer start, freq must be a positive int step, got {freq!r}")
+        time = pd.Index(start + step * np.arange(arr.shape[0]), dtype=np.int64)
+        freq = int(step)
+    else:
+        if not isinstance(freq, str):
+            raise ValueError(f"with a date start, freq must be a pandas alias such as 'MS' or 'D', got {freq!r}")
+        time = pd.date_range(start=start, periods=arr.shape[0], freq=freq)
+    return TimeSeriesFrame(time=time, targets=arr, target_names=names, freq=freq, filled={})
+
+
+def as_frame(series) -> TimeSeriesFrame:
+    """A :class:`TimeSeriesFrame` as is; an array or a pandas Series/DataFrame wrapped with defaults."""
+    if isinstance(series, TimeSeriesFrame):
+        return series
+    if pd is not None and isinstance(series, pd.Series):
+        series = series.to_frame(name=str(series.name) if series.name is not None else "y")
+    if pd is not None and isinstance(series, pd.DataFrame):
+        return from_dataframe(series, None, [c for c in series.columns])
+    return from_array(series)
+
+
+# ---- missing values --------------------------------------------------------------------------
+
+
+def fill_missing(data: "pd.DataFrame", method: str) -> "pd.DataFrame":
+    """Fill missing values column by column with ``method`` (one of :data:`FILL_METHODS`).
+
+    ``ffill``/``bfill``/``linear`` also fill the edges from the nearest value, so nothing stays missing.
+    """
+    if method not in FILL_METHODS:
+        raise ValueError(f"fill must be one of {list(FILL_METHODS)}, got {method!r}")
+    if method == "zero":
+        return data.fillna(0.0)
+    if method == "mean":
+        return data.fillna(data.mean())
+    if method == "ffill":
+        return data.ffill().bfill()
+    if method == "bfill":
+        return data.bfill().ffill()
+    return data.interpolate(method="linear", limit_direction="both")
+
+
+def _show_positions(labels: list, limit: int = 5) -> str:
+    shown = ", ".join(str(t) for t in labels[:limit])
+    more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
+    return f"[{shown}{more}] ({len(labels)} in all)"
+
+
+# ---- time and frequency ----------------------------------------------------------------------
+
+
+def _parse_time(time: "pd.Index", name: str) -> "pd.Index":
+    if isinstance(time, pd.DatetimeIndex):
+        if time.hasnans:
+            raise ValueError(f"time column {name!r} has missing timestamps at rows {np.flatnonzero(time.isna())[:5].tolist()}")
+        return time
+    if time.dtype.kind in "iu":
+        return pd.Index(time.astype(np.int64))
+    if time.dtype.kind == "f":
+        arr = time.to_numpy()
+        if np.isnan(arr).any() or (arr != np.round(arr)).any():
+            raise TypeError(f"time column {name!r} holds non-integer numbers; expected dates or integers")
+        return pd.Index(arr.astype(np.int64))
+    try:
+        parsed = pd.DatetimeIndex(pd.to_datetime(time, errors="raise"))
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"time column {name!r} could not be parsed as dates or integers: {exc}") from None
+    if parsed.hasnans:
+        raise ValueError(f"time column {name!r} has missing timestamps at rows {np.flatnonzero(parsed.isna())[:5].tolist()}")
+    return parsed
+
+
+def _numeric_column(col: "pd.Series", name: str) -> "pd.Series":
+    if col.dtype.kind in "biuf":
+        return col.astype(np.float64)
+    converted = pd.to_numeric(col, errors="coerce")
+    bad = converted.isna() & col.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise TypeError(
+            f"column {name!r} is not numeric (dtype {col.dtype}): value {col.iloc[row]!r} at row {row} "
+            f"({int(bad.sum())} non-numeric values); expected numbers"
+        )
+    return converted.astype(np.float64)
+
+
+def _resolve_freq(time: "pd.Index", freq: Freq, name: str) -> Freq:
+    if len(time) < 3 and freq is None:
+        raise ValueError(f"cannot infer a frequency from {len(time)} timestamps; pass freq=")
+    if not isinstance(time, pd.DatetimeIndex):  # integer index: a constant positive step
+        steps = np.diff(time.to_numpy())
+        if freq is not None:
+            if isinstance(freq, bool) or not isinstance(freq, (int, np.integer)) or freq <= 0:
+                raise ValueError(f"freq for an integer time column must be a positive int step, got {freq!r}")
+            if (steps % freq != 0).any():
+                bad = int(np.flatnonzero(steps % freq != 0)[0])
+                raise ValueError(f"timestamps in {name!r} are off the step {freq}: {time[bad]} -> {time[bad + 1]}")
+            return int(freq)
+        step = int(np.min(steps))
+        if (steps != step).any():
+            raise ValueError(_irregular_message(time, name, steps))
+        return step
+    if freq is not None:
+        if not isinstance(freq, str):
+            raise ValueError(f"freq for a date time column must be a pandas alias such as 'MS' or 'D', got {freq!r}")
+        try:
+            pd.tseries.frequencies.to_offset(freq)
+        except ValueError:
+            raise ValueError(f"freq {freq!r} is not a pandas frequency alias (e.g. 'D', 'h', 'W', 'MS', 'ME', 'YS')") from None
+        grid = pd.date_range(time[0], time[-1], freq=freq)
+        off = time.difference(grid)
+        if len(off):
+            raise ValueError(f"timestamps in {name!r} are off the {freq!r} grid starting {time[0]}: {[str(t) for t in off[:5]]}")
+        return freq
+    inferred = pd.infer_freq(time)
+    if inferred is None:
+        raise ValueError(_irregular_message(time, name, np.diff(time.to_numpy())))
+    return inferred
+
+
+def _irregular_message(time, name, steps) -> str:
+    values, counts = np.unique(steps, return_counts=True)
+    common = values[np.argmax(counts)]
+    odd = np.flatnonzero(steps != common)[:3]
+    shown = [f"{time[i]} -> {time[i + 1]}" for i in odd]
+    return (
+        f"irregular timestamps in {name!r}: no regular frequency fits; most steps are "
+        f"{pd.Timedelta(common) if isinstance(time, pd.DatetimeIndex) else common}, but not {shown}; "
+        "pass freq= to place the rows on a regular grid (gaps become missing values)"
+    )
+
+
+def _regular_grid(time: "pd.Index", freq: Freq) -> "pd.Index":
+    if isinstance(time, pd.DatetimeIndex):
+        return pd.date_range(time[0], time[-1], freq=freq)
+    return pd.Index(np.arange(time[0], time[-1] + 1, freq, dtype=np.int64))
+
+
+def extend_index(time: "pd.Index", horizon: int, freq: Freq) -> "pd.Index":
+    """The ``horizon`` timestamps after ``time[-1]`` at frequency ``freq``."""
+    _require_pandas()
+    if isinstance(time, pd.DatetimeIndex):
+        if freq is None:
+            raise ValueError("cannot extend a date index without a frequency")
+        return pd.date_range(time[-1], periods=horizon + 1, freq=freq)[1:]
+    step = 1 if freq is None else int(freq)
+    return pd.Index(time[-1] + step * np.arange(1, horizon + 1), dtype=np.int64)
+
+
+# ---- calendar features -----------------------------------------------------------------------
+
+
+def calendar_features(time: "pd.Index") -> Tuple[np.ndarray, Tuple[str, ...]]:
+    """Known-future covariates derived from dates: sin/cos of hour, day of week and month.
+
+    Which cycles are included depends on the index spacing: month for monthly or finer series,
+    day of week for daily or finer, hour of day for sub-daily. Yearly (or coarser) and integer
+    indexes give no features: ``(array (T, 0), ())``.
+    """
+    _require_pandas()
+    if not isinstance(time, pd.DatetimeIndex) or len(time) < 2:
+        return np.zeros((len(time), 0)), ()
+    spacing_days = float(np.median(np.diff(time.to_numpy())) / np.timedelta64(1, "D"))
+    cycles: List[Tuple[str, np.ndarray, float]] = []
+    if spacing_days < 1:
+        cycles.append(("hour", time.hour.to_numpy(), 24.0))
+    if spacing_days < 7:
+        cycles.append(("dayofweek", time.dayofweek.to_numpy(), 7.0))
+    if spacing_days < 100:
+        cycles.append(("month", time.month.to_numpy() - 1, 12.0))
+    cols, names = [], []
+    for name, value, period in cycles:
+        angle = 2 * np.pi * value / period
+        cols += [np.sin(angle), np.cos(angle)]
+        names += [f"{name}_sin", f"{name}_cos"]
+    if not cols:
+        return np.zeros((len(time), 0)), ()
+    return np.stack(cols, axis=1).astype(np.float64), tuple(names)

@@ -1,0 +1,561 @@
+"""``Forecaster``: an RNN that forecasts time series -- ``fit(series)``, ``predict(horizon)``.
+
+Pipeline (all fitted on the series given to :meth:`Forecaster.fit`, i.e. training data only):
+
+1. Per-series standard scaling (:class:`rnnkit.data.scaling.StandardScaler`) of targets and
+   covariates; inverted on output.
+2. Sliding windows of ``input_length + horizon`` rows (:mod:`rnnkit.data.windows`).
+3. Window normalisation (on by default, as RevIN / DeepAR's scaling): each window's targets are
+   centred and scaled by the mean and standard deviation of its own input part, and the model
+   also sees that mean and log-scale. Trends and level shifts outside the training range then
+   look familiar to the network.
+4. An rnnkit recurrent layer (LSTM by default, GRU or RNN) and a probabilistic head
+   (:mod:`rnnkit.models.forecast_heads`: Gaussian by default, or quantiles).
+
+Two strategies:
+
+* ``"direct"``: the encoder reads the input window; from its last hidden state (and the known-future
+  covariates of the horizon) one linear map emits all ``horizon`` steps at once. A linear "highway"
+  from the input window to the point forecast (LSTNet's autoregressive component) adds a linear
+  extrapolation the RNN corrects. Longer forecasts chain blocks, feeding the means back.
+* ``"autoregressive"``: one step at a time; the hidden state is carried through the rollout and each
+  prediction is fed back as the next input. Training uses teacher forcing with scheduled sampling:
+  the probability of feeding the true value decays linearly from 1 to ``teacher_forcing_min``.
+
+Intervals: the head's per-step distribution, ``level`` nominal coverage (default 90%). In a rollout
+(autoregressive, or chained direct blocks) each step's interval is conditional on the fed-back
+point forecasts, so it does not include the uncertainty those carry (it is too narrow far out).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..data.scaling import StandardScaler
+from ..data.timeseries import TimeSeriesFrame, as_frame, calendar_features, extend_index
+from ..data.windows import sliding_windows
+from ..layers import GRU, LSTM, RNN
+from .forecast_heads import HEADS
+from .forecast_types import Forecast, check_horizon
+
+FORMAT = "rnnkit.forecaster"
+FORMAT_VERSION = 1
+CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+STRATEGIES = ("direct", "autoregressive")
+
+
+@dataclass
+class ForecasterConfig:
+    # model
+    cell: str = "lstm"  # "lstm" | "gru" | "rnn": LSTM's gates keep a season's worth of memory best
+    hidden_size: int = 64  # small series (hundreds of points) overfit larger models
+    num_layers: int = 1  # one layer suffices on univariate series; stack for richer multivariate data
+    dropout: float = 0.0  # between stacked layers only (needs num_layers > 1)
+    strategy: str = "direct"  # "direct" (all steps at once, no error feedback) or "autoregressive"
+    head: str = "gaussian"  # "gaussian" (mean, sigma) or "quantile" (median and interval quantiles)
+    level: float = 0.9  # nominal coverage of the prediction interval
+    # windows
+    horizon: int = 12  # steps the model learns to forecast; longer predictions roll out or chain
+    input_length: int = 0  # window the model reads; 0 = auto: max(2 * horizon, 2 * season, 8), capped
+    window_norm: bool = True  # normalise each window by its own mean/std: extrapolates trends and levels
+    level_inputs: bool = True  # window norm: also feed the window's mean and log-std (absolute level)
+    highway: bool = True  # direct: linear map input window -> point forecast, for trend and seasonality
+    calendar: bool = True  # derive month / day-of-week / hour features as known-future covariates
+    # training (see train_network)
+    epochs: int = 300  # upper bound; early stopping usually ends sooner
+    batch_size: int = 32  # small batches = more updates per epoch on short series
+    lr: float = 3e-3  # Adam; the models are small
+    weight_decay: float = 1e-5  # a touch of L2 against overfitting small series
+    clip: float = 1.0  # gradient-norm clipping keeps BPTT stable on long windows
+    val_fraction: float = 0.1  # share of windows at the tail used for early stopping (0: no early stop)
+    patience: int = 30  # epochs without validation improvement before stopping
+    teacher_forcing_min: float = 0.5  # autoregressive: final probability of feeding the true value
+    seed: int = 0  # model initialisation, shuffling and scheduled sampling are seeded: fits repeat exactly
+
+    def __post_init__(self) -> None:
+        _choice("cell", self.cell, tuple(CELLS))
+        _choice("strategy", self.strategy, STRATEGIES)
+        _choice("head", self.head, tuple(HEADS))
+        for name in ("hidden_size", "num_layers", "horizon", "epochs", "batch_size", "patience"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if isinstance(self.input_length, bool) or not isinstance(self.input_length, int) or self.input_length < 0:
+            raise ValueError(f"input_length must be a non-negative int (0 = auto), got {self.input_length!r}")
+        for name, lo, hi in (("level", 0.0, 1.0), ("val_fraction", 0.0, 0.5), ("dropout", 0.0, 1.0),
+                             ("teacher_forcing_min", 0.0, 1.0)):
+            value = getattr(self, name)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not ok or not (lo < value < hi if name == "level" else lo <= value <= hi):
+                raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
+        for name in ("lr", "clip"):
+            if not isinstance(getattr(self, name), (int, float)) or getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be a positive number, got {getattr(self, name)!r}")
+
+
+def _choice(name, value, allowed) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
+
+
+def season_from_index(time) -> int:
+    """The calendar period implied by the index spacing: 24 hourly, 7 daily, 52 weekly, 12 monthly,
+    4 quarterly, 1 otherwise (yearly, integer index)."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover
+        return 1
+    if not isinstance(time, pd.DatetimeIndex) or len(time) < 2:
+        return 1
+    days = float(np.median(np.diff(time.to_numpy())) / np.timedelta64(1, "D"))
+    for limit, period in ((1 / 24 * 1.5, 24), (1.5, 7), (8, 52), (32, 12), (93, 4)):
+        if days <= limit:
+            return period
+    return 1
+
+
+# ---- the network -----------------------------------------------------------------------------
+
+
+class ForecastNet(nn.Module):
+    """Encoder RNN + output map. Shapes: B batch, L input steps, H horizon, C targets, K head params.
+
+    Inputs per step: window-normalised targets (C), past covariates (P), known-future covariates
+    (F), and the window's level features (2C: mean and log-scale) when window norm is on.
+    """
+
+    def __init__(self, cfg: ForecasterConfig, input_length: int, n_targets: int, n_past: int, n_future: int) -> None:
+        super().__init__()
+        self.cfg, self.L, self.C, self.P, self.F = cfg, input_length, n_targets, n_past, n_future
+        self.K = HEADS[cfg.head].n_params
+        self.n_level = 2 * n_targets if cfg.window_norm and cfg.level_inputs else 0
+        rnn_in = n_targets + n_past + n_future + self.n_level
+        self.rnn = CELLS[cfg.cell](rnn_in, cfg.hidden_size, cfg.num_layers, batch_first=True,
+                                   dropout=cfg.dropout if cfg.num_layers > 1 else 0.0)
+        H = cfg.horizon
+        if cfg.strategy == "direct":
+            self.out = nn.Linear(cfg.hidden_size + H * n_future + self.n_level, H * n_targets * self.K)
+            self.highway = nn.Linear(input_length, H) if cfg.highway else None
+        else:
+            self.out = nn.Linear(cfg.hidden_size, n_targets * self.K)
+            self.highway = None
+
+    def direct(self, z: Tensor, past: Tensor, fut_in: Tensor, fut_out: Tensor, level: Tensor) -> Tensor:
+        """z (B, L, C) normalised; past (B, L, P); fut_in (B, L, F); fut_out (B, H, F); level (B, 2C)
+        -> raw (B, H, C, K)."""
+        B, L, _ = z.shape
+        x = torch.cat([z, past, fut_in, level[:, None, :].expand(B, L, -1)], dim=-1)  # (B, L, in)
+        out, _ = self.rnn(x)  # (B, L, hidden)
+        feat = torch.cat([out[:, -1], fut_out.flatten(1), level], dim=-1)
+        raw = self.out(feat).view(B, self.cfg.horizon, self.C, self.K)
+        if self.highway is not None:
+            hw = self.highway(z.transpose(1, 2)).transpose(1, 2)  # (B, H, C)
+            raw = torch.cat([raw[..., :1] + hw[..., None], raw[..., 1:]], dim=-1)
+        return raw
+
+    def step(self, z: Tensor, fut_next: Tensor, level: Tensor, state=None):
+        """Autoregressive: z (B, T, C) values at t, fut_next (B, T, F) covariates at t+1
+        -> raw (B, T, C, K) for the values at t+1, and the carried state."""
+        B, T, _ = z.shape
+        x = torch.cat([z, fut_next, level[:, None, :].expand(B, T, -1)], dim=-1)
+        out, state = self.rnn(x, state)  # (B, T, hidden)
+        return self.out(out).view(B, T, self.C, self.K), state
+
+
+def teacher_forcing_probability(epoch: int, epochs: int, final: float) -> float:
+    """Scheduled sampling (Bengio et al., 2015), linear decay: 1 at the first epoch, ``final`` at the last."""
+    if epochs <= 1:
+        return final
+    return 1.0 - (1.0 - final) * epoch / (epochs - 1)
+
+
+def mix_inputs(truth: Tensor, predicted: Tensor, p_truth: float) -> Tensor:
+    """Per sample, the true previous value with probability ``p_truth``, else the model's own
+    (detached) prediction: ``truth`` and ``predicted`` are (B, C)."""
+    if p_truth >= 1.0:
+        return truth
+    keep = torch.rand(truth.shape[0], 1) < p_truth  # (B, 1)
+    return torch.where(keep, truth, predicted.detach())
+
+
+# ---- the training loop (the training package's Trainer may replace it) -------------------------
+
+
+def train_network(net: nn.Module, loss_fn, train: Tuple[Tensor, ...], val: Optional[Tuple[Tensor, ...]],
+                  cfg: ForecasterConfig) -> List[Dict[str, float]]:
+    """Adam, gradient clipping, early stopping on ``val`` (best weights restored); returns the log.
+
+    ``loss_fn(net, batch, p_truth)`` returns the mean loss of a batch (a tuple of tensors with the
+    windows on dim 0); ``p_truth`` is the teacher-forcing probability (1 = always the true value).
+    Randomness comes from torch's global generator, which the caller seeds.
+    """
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    n = train[0].shape[0]
+    best, best_state, since_best, log = math.inf, None, 0, []
+    for epoch in range(cfg.epochs):
+        p_truth = teacher_forcing_probability(epoch, cfg.epochs, cfg.teacher_forcing_min)
+        net.train()
+        total = 0.0
+        for idx in torch.randperm(n).split(cfg.batch_size):
+            loss = loss_fn(net, tuple(t[idx] for t in train), p_truth)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
+            opt.step()
+            total += loss.item() * len(idx)
+        entry = {"epoch": epoch, "train_loss": total / n, "p_truth": p_truth}
+        if val is not None:
+            net.eval()
+            with torch.no_grad():
+                entry["val_loss"] = loss_fn(net, val, 0.0).item()  # free-running: how it will forecast
+            if entry["val_loss"] < best - 1e-6:
+                best, best_state, since_best = entry["val_loss"], copy.deepcopy(net.state_dict()), 0
+            else:
+                since_best += 1
+        log.append(entry)
+        if val is not None and since_best >= cfg.patience:
+            break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net.eval()
+    return log
+
+
+# ---- the forecaster --------------------------------------------------------------------------
+
+
+class Forecaster:
+    """Fit an RNN forecaster on a series and forecast ``horizon`` steps with intervals.
+
+    >>> fc = Forecaster(ForecasterConfig(horizon=12)).fit(frame)   # frame: TimeSeriesFrame or array
+    >>> out = fc.predict(12)          # Forecast: .mean, .lower, .upper (H, C), .time
+    """
+
+    def __init__(self, config: Optional[ForecasterConfig] = None) -> None:
+        if config is not None and not isinstance(config, ForecasterConfig):
+            raise TypeError(f"config must be a ForecasterConfig, got {type(config).__name__}")
+        self.config = config or ForecasterConfig()
+        self.net: Optional[ForecastNet] = None
+        self.meta: Dict = {}
+        self.scalers: Dict[str, StandardScaler] = {}
+        self.tail: Optional[TimeSeriesFrame] = None  # last input_length rows of the training series
+        self.log: List[Dict[str, float]] = []
+
+    # ---- fit ---------------------------------------------------------------------------------
+    def fit(self, series) -> "Forecaster":
+        """Train on ``series`` (a :class:`TimeSeriesFrame`, an array ``(T,)``/``(T, C)`` or a pandas
+        Series/DataFrame). Refitting starts from scratch."""
+        cfg = self.config
+        frame = as_frame(series)
+        if frame.past_covariates is not None and cfg.strategy == "autoregressive":
+            raise ValueError("past covariates are unknown beyond the present, so the autoregressive strategy "
+                             f"cannot roll out with them (got {list(frame.past_names)}); use strategy='direct'")
+        L = self._resolve_input_length(len(frame), season_from_index(frame.time))
+        cal, cal_names = calendar_features(frame.time) if cfg.calendar else (np.zeros((len(frame), 0)), ())
+        self.meta = {
+            "target_names": list(frame.target_names), "past_names": list(frame.past_names),
+            "future_names": list(frame.future_names), "calendar_names": list(cal_names),
+            "input_length": L, "freq": frame.freq,
+        }
+        self.scalers = {"target": StandardScaler().fit(frame.targets)}
+        if frame.past_covariates is not None:
+            self.scalers["past"] = StandardScaler().fit(frame.past_covariates)
+        if frame.future_covariates is not None:
+            self.scalers["future"] = StandardScaler().fit(frame.future_covariates)
+        z, past, fut = self._features(frame, cal)  # (T, C), (T, P), (T, F)
+
+        H = cfg.horizon
+        windows = torch.from_numpy(np.ascontiguousarray(
+            sliding_windows(np.concatenate([z, past, fut], axis=1), L + H))).float()  # (N, L+H, C+P+F)
+        n_val = int(round(cfg.val_fraction * len(windows)))
+        n_val = n_val if len(windows) - n_val >= 1 else 0
+        train = (windows[: len(windows) - n_val],)
+        val = (windows[len(windows) - n_val:],) if n_val else None
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            self.net = ForecastNet(cfg, L, z.shape[1], past.shape[1], fut.shape[1])
+            self.log = train_network(self.net, self._loss, train, val, cfg)
+        self.tail = frame.slice(len(frame) - L, None)
+        return self
+
+    def _resolve_input_length(self, n_rows: int, season: int) -> int:
+        cfg = self.config
+        H = cfg.horizon
+        if cfg.input_length:
+            L = cfg.input_length
+            if n_rows < L + H:
+                raise ValueError(f"series has {n_rows} points, shorter than one window of input_length + horizon = "
+                                 f"{L} + {H} = {L + H}")
+            return L
+        want = max(2 * H, 2 * season, 8)
+        cap = n_rows - H - max(16, n_rows // 4) + 1  # leave enough windows to learn from
+        L = min(want, cap)
+        if L < 4:
+            raise ValueError(f"series has {n_rows} points, too short to train a horizon of {H}: needs at least "
+                             f"{H + 4 + 15} (4 input steps and 16 windows); shorten the horizon or give more data")
+        return L
+
+    def _features(self, frame: TimeSeriesFrame, cal: np.ndarray):
+        z = self.scalers["target"].transform(frame.targets)
+        past = self.scalers["past"].transform(frame.past_covariates) if "past" in self.scalers else np.zeros((len(frame), 0))
+        fut = [cal]
+        if "future" in self.scalers:
+            fut.insert(0, self.scalers["future"].transform(frame.future_covariates))
+        return z, past, np.concatenate(fut, axis=1)
+
+    # ---- the model in normalised units -------------------------------------------------------
+    def _normalise(self, z_in: Tensor):
+        """Window normalisation: (loc, scale) (B, 1, C) from the input part, and level features (B, 2C)."""
+        B, _, C = z_in.shape
+        if not self.config.window_norm:
+            return torch.zeros(B, 1, C), torch.ones(B, 1, C), torch.zeros(B, 0)
+        loc = z_in.mean(dim=1, keepdim=True)
+        scale = z_in.std(dim=1, keepdim=True, unbiased=False).clamp_min(1e-2)
+        level = torch.cat([loc[:, 0], scale[:, 0].log()], dim=-1) if self.config.level_inputs else torch.zeros(B, 0)
+        return loc, scale, level
+
+    def _loss(self, net: ForecastNet, batch: Tuple[Tensor], p_truth: float) -> Tensor:
+        (w,) = batch  # (B, L+H, C+P+F)
+        L, C, P = net.L, net.C, net.P
+        head = HEADS[self.config.head](self.config.level)
+        loc, scale, level = self._normalise(w[:, :L, :C])
+        zn = (w[..., :C] - loc) / scale  # (B, L+H, C)
+        fut = w[..., C + P:]
+        if self.config.strategy == "direct":
+            raw = net.direct(zn[:, :L], w[:, :L, C:C + P], fut[:, :L], fut[:, L:], level)
+            return head.loss(raw, zn[:, L:])
+        if p_truth >= 1.0:  # teacher forcing throughout: one fused pass
+            raw, _ = net.step(zn[:, :-1], fut[:, 1:], level)
+        else:  # scheduled sampling: encoder on the truth, then step by step
+            raw_enc, state = net.step(zn[:, :L], fut[:, 1:L + 1], level)
+            raws, prev = [raw_enc], head.point(raw_enc[:, -1])
+            for t in range(L, w.shape[1] - 1):
+                x = mix_inputs(zn[:, t], prev, p_truth)
+                raw_t, state = net.step(x[:, None], fut[:, t + 1:t + 2], level, state)
+                raws.append(raw_t)
+                prev = head.point(raw_t[:, 0])
+            raw = torch.cat(raws, dim=1)
+        return head.loss(raw, zn[:, 1:])
+
+    @torch.no_grad()
+    def _rollout(self, z_in: Tensor, past_in: Tensor, fut_in: Tensor, fut_out: Tensor, horizon: int):
+        """Normalised forecasts: point, lower, upper (B, horizon, C) in the scaler's units."""
+        net, cfg = self.net, self.config
+        head = HEADS[cfg.head](cfg.level)
+        C, L, H = net.C, net.L, cfg.horizon
+        points, lows, highs = [], [], []
+        if cfg.strategy == "direct":
+            done = 0
+            while done < horizon:
+                if done and net.P:
+                    raise ValueError(f"with past covariates the direct strategy forecasts at most horizon={H} steps, "
+                                     f"got {horizon}")
+                loc, scale, level = self._normalise(z_in)
+                fut_block = _pad_future(fut_out[:, done:done + H], H)
+                raw = net.direct((z_in - loc) / scale, past_in, fut_in, fut_block, level)  # (B, H, C, K)
+                lo, hi = head.interval(raw)
+                take = min(H, horizon - done)
+                point = head.point(raw)[:, :take] * scale + loc
+                points.append(point)
+                lows.append(lo[:, :take] * scale + loc)
+                highs.append(hi[:, :take] * scale + loc)
+                z_in = torch.cat([z_in, point], dim=1)[:, -L:]
+                fut_in = torch.cat([fut_in, fut_block[:, :take]], dim=1)[:, -L:]
+                done += take
+        else:
+            loc, scale, level = self._normalise(z_in)
+            fut_all = torch.cat([fut_in, fut_out], dim=1)  # (B, L+horizon, F)
+            raw, state = net.step((z_in - loc) / scale, fut_all[:, 1:L + 1], level)
+            raw = raw[:, -1:]
+            for t in range(horizon):
+                lo, hi = head.interval(raw)
+                point = head.point(raw)  # (B, 1, C)
+                points.append(point * scale + loc)
+                lows.append(lo * scale + loc)
+                highs.append(hi * scale + loc)
+                if t + 1 < horizon:
+                    raw, state = net.step(point, fut_all[:, L + t + 1:L + t + 2], level, state)
+        return torch.cat(points, 1), torch.cat(lows, 1), torch.cat(highs, 1)
+
+    # ---- predict -----------------------------------------------------------------------------
+    def predict(self, horizon: int, history=None, future_covariates=None) -> Forecast:
+        """Forecast ``horizon`` steps after the training series, or after ``history`` if given.
+
+        Args:
+            horizon: number of steps (> 0).
+            history: a series with the training columns (at least ``input_length`` rows); its last
+                ``input_length`` rows are the model's input. Default: the end of the training series.
+            future_covariates: ``(horizon, F)`` values of the user's known-future covariates, when
+                the model was trained with some (calendar features are derived, never passed).
+        Returns:
+            :class:`Forecast` with ``mean``, ``lower``, ``upper`` of shape ``(horizon, C)``.
+        """
+        horizon = check_horizon(horizon)
+        self._check_fitted()
+        frame = self.tail if history is None else self._check_history(as_frame(history))
+        L = self.meta["input_length"]
+        frame = frame.slice(len(frame) - L, None)
+        times = extend_index(frame.time, horizon, self.meta["freq"])
+        n_user = len(self.meta["future_names"])
+        if n_user:
+            if future_covariates is None:
+                raise ValueError(f"this model uses known-future covariates {self.meta['future_names']}: pass "
+                                 f"future_covariates= with shape ({horizon}, {n_user})")
+            fc = np.asarray(future_covariates, dtype=np.float64).reshape(horizon, -1) if np.size(future_covariates) == horizon * n_user else None
+            if fc is None:
+                raise ValueError(f"future_covariates must have shape ({horizon}, {n_user}), got {np.shape(future_covariates)}")
+        cal_in = calendar_features(frame.time)[0] if self.meta["calendar_names"] else np.zeros((L, 0))
+        cal_out = calendar_features(frame.time.append(times))[0][L:] if self.meta["calendar_names"] else np.zeros((horizon, 0))
+        z, past, fut_in = self._features(frame, cal_in)
+        fut_out = cal_out if not n_user else np.concatenate([self.scalers["future"].transform(fc), cal_out], axis=1)
+        t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None]
+        point, lo, hi = self._rollout(t(z), t(past), t(fut_in), t(fut_out), horizon)
+        inv = self.scalers["target"]
+        return Forecast(mean=inv.inverse_transform(point[0].double().numpy()),
+                        lower=inv.inverse_transform(lo[0].double().numpy()),
+                        upper=inv.inverse_transform(hi[0].double().numpy()),
+                        level=self.config.level, time=times, names=tuple(self.meta["target_names"]))
+
+    def predict_windows(self, values: np.ndarray, horizon: int = 1) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Batched forecasts from raw target windows ``(N, input_length, C)`` -> point, lower, upper
+        ``(N, horizon, C)`` in data units. Only for models without covariates (used by anomaly detection)."""
+        self._check_fitted()
+        horizon = check_horizon(horizon)
+        if self.meta["past_names"] or self.meta["future_names"] or self.meta["calendar_names"]:
+            raise ValueError("predict_windows serves models without covariates (train with calendar=False); this one "
+                             f"uses {self.meta['past_names'] + self.meta['future_names'] + self.meta['calendar_names']}")
+        arr = np.asarray(values, dtype=np.float64)
+        L, C = self.meta["input_length"], len(self.meta["target_names"])
+        if arr.ndim != 3 or arr.shape[1:] != (L, C):
+            raise ValueError(f"windows must have shape (N, {L}, {C}), got {arr.shape}")
+        z = torch.from_numpy(self.scalers["target"].transform(arr)).float()
+        empty = torch.zeros(arr.shape[0], L, 0)
+        point, lo, hi = self._rollout(z, empty, empty, torch.zeros(arr.shape[0], horizon, 0), horizon)
+        inv = self.scalers["target"].inverse_transform
+        return inv(point.double().numpy()), inv(lo.double().numpy()), inv(hi.double().numpy())
+
+    def _check_fitted(self) -> None:
+        if self.net is None:
+            raise ValueError("the Forecaster is not fitted: call fit(series) or from_pretrained(dir) first")
+
+    def _check_history(self, frame: TimeSeriesFrame) -> TimeSeriesFrame:
+        m = self.meta
+        got = (list(frame.target_names), list(frame.past_names), list(frame.future_names))
+        if got[0] != m["target_names"] and frame.n_targets != len(m["target_names"]):
+            raise ValueError(f"history has targets {got[0]}, the model was trained on {m['target_names']}")
+        if len(got[1]) != len(m["past_names"]) or len(got[2]) != len(m["future_names"]):
+            raise ValueError(f"history has covariates {got[1]} / {got[2]}, the model was trained on "
+                             f"{m['past_names']} / {m['future_names']}")
+        if len(frame) < m["input_length"]:
+            raise ValueError(f"history has {len(frame)} points, fewer than the model's input_length {m['input_length']}")
+        if m["calendar_names"] and not _is_datetime(frame.time):
+            raise ValueError(f"the model uses calendar features {m['calendar_names']}: history needs a date index, "
+                             "not a plain array (pass a TimeSeriesFrame, or train with calendar=False)")
+        return frame
+
+    # ---- save / load -------------------------------------------------------------------------
+    def save_pretrained(self, directory) -> None:
+        """Write ``config.json``, ``model.safetensors`` and ``preprocessing.json`` (scalers and the
+        last ``input_length`` rows of the training series), each atomically. No pickle."""
+        from safetensors.torch import save
+
+        self._check_fitted()
+        os.makedirs(directory, exist_ok=True)
+        config = {"format": FORMAT, "version": FORMAT_VERSION, "config": asdict(self.config), "meta": self.meta}
+        tail = self.tail
+        prep = {
+            "scalers": {k: s.state_dict() for k, s in self.scalers.items()},
+            "tail": {
+                "time": [str(t) for t in tail.time] if _is_datetime(tail.time) else [int(t) for t in tail.time],
+                "time_kind": "datetime" if _is_datetime(tail.time) else "int",
+                "targets": tail.targets.tolist(),
+                "past": None if tail.past_covariates is None else tail.past_covariates.tolist(),
+                "future": None if tail.future_covariates is None else tail.future_covariates.tolist(),
+            },
+        }
+        state = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
+        _atomic_write(os.path.join(directory, "model.safetensors"), save(state))
+        _atomic_write(os.path.join(directory, "preprocessing.json"), json.dumps(prep, indent=1).encode())
+        _atomic_write(os.path.join(directory, "config.json"), json.dumps(config, indent=2).encode())
+
+    @classmethod
+    def from_pretrained(cls, directory) -> "Forecaster":
+        """Load a forecaster written by :meth:`save_pretrained`."""
+        from safetensors.torch import load_file
+
+        paths = {n: os.path.join(directory, n) for n in ("config.json", "model.safetensors", "preprocessing.json")}
+        for name, path in paths.items():
+            if not os.path.exists(path):
+                raise FileNotFoundError(f"{name} not found in {os.fspath(directory)!r}: not a saved Forecaster")
+        with open(paths["config.json"]) as f:
+            config = json.load(f)
+        if config.get("format") != FORMAT or config.get("version") != FORMAT_VERSION:
+            raise ValueError(f"{paths['config.json']} is not a {FORMAT} v{FORMAT_VERSION} file "
+                             f"(format {config.get('format')!r}, version {config.get('version')!r})")
+        known = {f.name for f in fields(ForecasterConfig)}
+        unknown = set(config["config"]) - known
+        if unknown:
+            raise ValueError(f"config.json has unknown fields {sorted(unknown)}")
+        self = cls(ForecasterConfig(**config["config"]))
+        self.meta = config["meta"]
+        with open(paths["preprocessing.json"]) as f:
+            prep = json.load(f)
+        self.scalers = {k: StandardScaler.from_state_dict(v) for k, v in prep["scalers"].items()}
+        self.tail = _tail_from_json(prep["tail"], self.meta)
+        m = self.meta
+        n_future = len(m["future_names"]) + len(m["calendar_names"])
+        self.net = ForecastNet(self.config, m["input_length"], len(m["target_names"]), len(m["past_names"]), n_future)
+        self.net.load_state_dict(load_file(paths["model.safetensors"]), strict=True)
+        self.net.eval()
+        return self
+
+
+def _pad_future(block: Tensor, H: int) -> Tensor:
+    """Pad a (B, h, F) block of future covariates to H steps (the model always takes H; the
+    padded steps' outputs are discarded)."""
+    if block.shape[1] == H:
+        return block
+    pad = block[:, -1:].expand(-1, H - block.shape[1], -1) if block.shape[1] else torch.zeros(block.shape[0], H, block.shape[2])
+    return torch.cat([block, pad], dim=1)
+
+
+def _is_datetime(index) -> bool:
+    return getattr(index, "dtype", None) is not None and index.dtype.kind == "M"
+
+
+def _tail_from_json(tail: Dict, meta: Dict) -> TimeSeriesFrame:
+    import pandas as pd
+
+    time = pd.DatetimeIndex(tail["time"]) if tail["time_kind"] == "datetime" else pd.Index(tail["time"], dtype=np.int64)
+    arr = lambda a: None if a is None else np.asarray(a, dtype=np.float64)
+    return TimeSeriesFrame(time=time, targets=arr(tail["targets"]), target_names=tuple(meta["target_names"]),
+                           past_covariates=arr(tail["past"]), past_names=tuple(meta["past_names"]),
+                           future_covariates=arr(tail["future"]), future_names=tuple(meta["future_names"]),
+                           freq=meta["freq"], filled={})
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a temp file in the same folder, flush, fsync, rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
