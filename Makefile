@@ -1,12 +1,12 @@
 # Two commands for a new user (see README.md):
-#   make demo   install into .venv (CPU torch) and run the main job
+#   make demo   install into .venv (CPU torch) and run the main job (train a language model)
 #   make test   install into .venv (CPU torch) and run the test suite
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.rnnkit-installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo parity test bench install clean
 
 install: $(STAMP)
 
@@ -19,7 +19,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,all]'
 	touch $(STAMP)
 
+# The main job: train the default LSTM on the default corpus (Python's own reference manual,
+# no download) for 150 seconds, print a sample and where the model and logs went.
 demo: $(STAMP)
+	$(VENV)/bin/rnnkit train lm --out runs/demo --time-budget 150
+
+parity: $(STAMP)
 	$(PY) examples/parity_demo.py
 
 test: $(STAMP)

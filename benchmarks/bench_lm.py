@@ -3,6 +3,7 @@
     python benchmarks/bench_lm.py quality --budget 300      # default recipe, 5 minutes
     python benchmarks/bench_lm.py throughput                # rnnkit Trainer vs a bare nn.LSTM loop
     python benchmarks/bench_lm.py generate                  # ms per generated character, batch 1
+    python benchmarks/bench_lm.py reference --budget 300    # DESIGN.md's plain reference, same machine
 
 quality: trains the default `rnnkit train lm` recipe for the budget, then reports the validation loss
 in nats per character over the whole validation text at batch 1 with the state carried, and the
@@ -131,6 +132,49 @@ def throughput(args) -> dict:
     return result
 
 
+def reference(args) -> dict:
+    """DESIGN.md's plain reference: nn.LSTM 2x256 char model, no dropout, TBPTT 128, batch 32,
+    Adam 2e-3 constant, clip 1, for the time budget; scored like `quality` (batch 1, state carried)."""
+    from rnnkit.data import TextStream, Vocabulary, read_text, split_train_val
+
+    torch.manual_seed(args.seed)
+    text = read_text(_corpus_path(args.text))
+    vocab = Vocabulary.from_text(text)
+    ids = torch.tensor(vocab.encode(text), dtype=torch.long)
+    train_ids, val_ids = split_train_val(ids, 0.1)
+    B, k = 32, 128
+    data = TextStream(train_ids, B, k).data
+    model = BareLM(len(vocab), dropout=0.0)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    state, pos, steps, start = None, 0, 0, time.perf_counter()
+    while time.perf_counter() - start < args.budget:
+        if pos + k + 1 > data.shape[1]:
+            pos, state = 0, None
+        x, y = data[:, pos : pos + k], data[:, pos + 1 : pos + k + 1]
+        logits, state = model(x, state)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        state = tuple(t.detach() for t in state)
+        pos, steps = pos + k, steps + 1
+    elapsed = time.perf_counter() - start
+    model.eval()
+    total, count, state = 0.0, 0, None
+    with torch.no_grad():
+        xs, ys = val_ids[:-1].view(1, -1), val_ids[1:].view(1, -1)
+        for s0 in range(0, xs.shape[1], 256):
+            logits, state = model(xs[:, s0 : s0 + 256], state)
+            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ys[:, s0 : s0 + 256].reshape(-1),
+                                     reduction="sum").item()
+            count += ys[:, s0 : s0 + 256].numel()
+    result = {"budget_s": args.budget, "val_loss": round(total / count, 4),
+              "chars_per_s": round(steps * B * k / elapsed), "steps": steps, "model": "plain nn.LSTM 2x256"}
+    print(json.dumps(result), flush=True)
+    return result
+
+
 def generate(args) -> dict:
     from rnnkit.models import LanguageModel, LanguageModelConfig, stream_generate
 
@@ -162,11 +206,15 @@ def main() -> None:
     t.add_argument("--rounds", type=int, default=6)
     t.add_argument("--updates", type=int, default=10)
     t.add_argument("--threads", type=int, default=2)
+    r = sub.add_parser("reference")
+    r.add_argument("--budget", type=float, default=300.0)
+    r.add_argument("--text", default=None)
+    r.add_argument("--seed", type=int, default=0)
     g = sub.add_parser("generate")
     g.add_argument("--chars", type=int, default=500)
     g.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    {"quality": quality, "throughput": throughput, "generate": generate}[args.what](args)
+    {"quality": quality, "throughput": throughput, "generate": generate, "reference": reference}[args.what](args)
 
 
 if __name__ == "__main__":

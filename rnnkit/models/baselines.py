@@ -79,7 +79,7 @@ class _Baseline:
         pass
 
     def _predict_columns(self, horizon: int):
-        raise NotImplementedError
+        raise NotImplementedError("abstract: a baseline subclass forecasts its columns")
 
 
 class NaiveForecaster(_Baseline):

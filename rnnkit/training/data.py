@@ -60,7 +60,7 @@ class _Source:
         self._draw()
 
     def _draw(self) -> None:
-        raise NotImplementedError
+        raise NotImplementedError("abstract: a data source subclass draws its epoch order")
 
 
 class ShuffledBatches(_Source):

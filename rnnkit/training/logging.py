@@ -89,7 +89,8 @@ class TensorBoardLogger:
 class ProgressBar:
     """A tqdm bar over the run's updates with loss, lr and throughput; tqdm shows the ETA."""
 
-    def __init__(self, total: int, initial: int, enabled: Optional[bool], unit: str) -> None:
+    def __init__(self, total: Optional[int], initial: int, enabled: Optional[bool], unit: str) -> None:
+        """``total=None`` (a run bounded by time): no step ETA; pass ``seconds_left`` to ``update``."""
         if enabled is None:
             enabled = sys.stderr.isatty()
         self.bar = None
@@ -99,10 +100,11 @@ class ProgressBar:
             self.bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
         self.unit = unit
 
-    def update(self, n: int, loss: float, lr: float, throughput: float) -> None:
+    def update(self, n: int, loss: float, lr: float, throughput: float, seconds_left: Optional[float] = None) -> None:
         if self.bar is not None:
+            extra = {} if seconds_left is None else {"left": f"{max(0.0, seconds_left):.0f}s"}
             self.bar.set_postfix(loss=f"{loss:.4g}", lr=f"{lr:.3g}", **{f"{self.unit}/s": f"{throughput:.4g}"},
-                                 refresh=False)
+                                 **extra, refresh=False)
             self.bar.update(n)
 
     def close(self) -> None:

@@ -174,7 +174,8 @@ class Trainer:
         self._open_logs(out, resumed_at)
         anomaly = torch.autograd.detect_anomaly() if cfg.detect_anomaly else contextlib.nullcontext()
         self._clock_start = time.perf_counter()
-        bar = ProgressBar(cfg.max_steps, self.step, cfg.progress if self.rank == 0 else False, cfg.throughput_unit)
+        bar = ProgressBar(None if cfg.time_budget is not None else cfg.max_steps, self.step,
+                          cfg.progress if self.rank == 0 else False, cfg.throughput_unit)
         window_loss, window_steps, window_units, window_start = 0.0, 0, 0, time.perf_counter()
         try:
             with anomaly:
@@ -191,7 +192,8 @@ class Trainer:
                         if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
                             rate = window_units / max(time.perf_counter() - window_start, 1e-9)
                             self._log_train(window_loss / window_steps, rate)
-                            bar.update(window_steps, window_loss / window_steps, self._lr(), rate)
+                            left = None if cfg.time_budget is None else cfg.time_budget - self.elapsed()
+                            bar.update(window_steps, window_loss / window_steps, self._lr(), rate, left)
                             window_loss, window_steps, window_units = 0.0, 0, 0
                             window_start = time.perf_counter()
                         if cfg.val_every and self.step % cfg.val_every == 0 and self.val_source is not None:

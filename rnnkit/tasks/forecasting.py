@@ -1,0 +1,188 @@
+"""Recipe: forecast a series from a CSV (or a bundled series), backtest it, flag anomalies.
+
+Assembles library pieces; no model code. A model folder written by :func:`train_forecaster` holds
+the :class:`~rnnkit.models.forecaster.Forecaster` (``config.json``, ``model.safetensors``,
+``preprocessing.json``), ``series.json`` (which columns of which file it learned) and
+``forecast.png`` (the training series and a forecast from its end, with the interval band).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+SERIES_FILE = "series.json"
+DEFAULT_DATASET = "sunspots"  # ships inside statsmodels: usable with no file and no download
+
+# usual seasonal periods by pandas frequency (for MASE and the seasonal baselines)
+_SEASONS = {"MS": 12, "M": 12, "ME": 12, "QS": 4, "Q": 4, "QE": 4, "W": 52, "D": 7, "B": 5, "h": 24, "H": 24}
+
+
+@dataclass
+class SeriesSpec:
+    csv: Optional[str] = None  # the file; None = the bundled dataset below
+    dataset: Optional[str] = None  # a bundled series name when there is no file
+    time_column: Optional[str] = None  # the timestamp column of the file
+    targets: Optional[List[str]] = None  # the columns to forecast
+    fill: Optional[str] = None  # how to fill missing values; None = report them as an error
+
+    def load(self):
+        from ..data.datasets import load_dataset
+        from ..data.timeseries import read_series
+
+        if self.csv is None:
+            return load_dataset(self.dataset or DEFAULT_DATASET)
+        if not self.time_column:
+            raise ValueError("--time-col is required with --csv: name the column holding the timestamps")
+        if not self.targets:
+            raise ValueError("--target is required with --csv: name the column(s) to forecast, e.g. --target sales,visits")
+        return read_series(self.csv, self.time_column, self.targets, fill=self.fill)
+
+
+def season_of(frame, spec: SeriesSpec, given: Optional[int]) -> int:
+    """The seasonal period: as given, else the bundled dataset's, else by frequency, else 1."""
+    if given is not None:
+        if given < 1:
+            raise ValueError(f"season length must be a positive int, got {given}")
+        return given
+    if spec.csv is None:
+        from ..data.datasets import season_length
+
+        return season_length(spec.dataset or DEFAULT_DATASET)
+    freq = str(frame.freq or "")
+    return _SEASONS.get(freq.lstrip("0123456789"), 1)
+
+
+def parse_targets(text: Optional[str]) -> Optional[List[str]]:
+    if text is None:
+        return None
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise ValueError(f"--target must name at least one column, got {text!r}")
+    return names
+
+
+def train_forecaster(spec: SeriesSpec, out: str, *, horizon: int, cell: str = "lstm", input_length: int = 0,
+                     max_epochs: int = 300, seed: int = 0) -> Dict[str, object]:
+    """Fit a Forecaster on the whole series, save it to ``out`` with a forecast plot."""
+    from ..diagnostics.forecast_plots import plot_forecast
+    from ..models.forecaster import Forecaster, ForecasterConfig
+
+    frame = spec.load()
+    config = ForecasterConfig(cell=cell, horizon=horizon, input_length=input_length, epochs=max_epochs, seed=seed)
+    model = Forecaster(config).fit(frame)
+    out_dir = Path(out)
+    model.save_pretrained(out_dir)
+    record = {"csv": spec.csv, "dataset": None if spec.csv else (spec.dataset or DEFAULT_DATASET),
+              "time_column": spec.time_column or "time", "targets": list(frame.target_names), "fill": spec.fill}
+    (out_dir / SERIES_FILE).write_text(json.dumps(record, indent=2))
+    forecast = model.predict(horizon)
+    plot = plot_forecast(frame, forecast, out_dir / "forecast.png", last=max(4 * horizon, 60),
+                         title=f"{', '.join(frame.target_names)}: {horizon}-step forecast")
+    return {"rows": len(frame), "targets": list(frame.target_names), "horizon": horizon, "plot": str(plot),
+            "model_dir": str(out_dir)}
+
+
+def load_model(model_dir: str):
+    from ..models.forecaster import Forecaster
+
+    folder = Path(model_dir)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"model folder not found: {folder}")
+    if not (folder / SERIES_FILE).is_file():
+        raise FileNotFoundError(f"{folder} holds no {SERIES_FILE}: not a folder written by `rnnkit train forecast`")
+    record = json.loads((folder / SERIES_FILE).read_text())
+    return Forecaster.from_pretrained(folder), record
+
+
+def forecast_to_csv(model_dir: str, spec: Optional[SeriesSpec], horizon: int, out_csv: str) -> Dict[str, object]:
+    """Forecast ``horizon`` steps after the end of ``spec``'s series (default: the training series)."""
+    from ..data.timeseries import read_series
+    from ..diagnostics.forecast_plots import plot_forecast
+
+    model, record = load_model(model_dir)
+    history = None
+    if spec is not None and spec.csv is not None:
+        history = read_series(spec.csv, spec.time_column or record["time_column"], spec.targets or record["targets"],
+                              fill=spec.fill if spec.fill is not None else record.get("fill"))
+    forecast = model.predict(horizon, history=history)
+    frame = forecast.to_dataframe()
+    frame.index.name = record["time_column"]
+    out = Path(out_csv)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    frame.to_csv(tmp)
+    tmp.replace(out)
+    plot = None
+    if history is not None:
+        plot = plot_forecast(history, forecast, out.with_suffix(".png"), last=max(4 * horizon, 60))
+    return {"rows": horizon, "csv": str(out), "plot": None if plot is None else str(plot), "columns": list(frame.columns)}
+
+
+def run_backtest(spec: SeriesSpec, *, model_dir: Optional[str], horizon: int, start: float, stride: Optional[int],
+                 season: Optional[int], config_overrides: Optional[dict] = None, out: Optional[str] = None):
+    """rnnkit against naive, seasonal naive, ETS and ARIMA on the same rolling origins."""
+    from ..models.backtest import backtest
+    from ..models.baselines import ARIMAForecaster, ETSForecaster, NaiveForecaster, SeasonalNaiveForecaster
+    from ..models.forecaster import Forecaster, ForecasterConfig
+
+    if model_dir is not None:
+        model, record = load_model(model_dir)
+        if spec.csv is None and record.get("csv") is None:
+            spec = SeriesSpec(dataset=record["dataset"])
+        elif spec.csv is None:
+            spec = SeriesSpec(csv=record["csv"], time_column=record["time_column"], targets=record["targets"],
+                              fill=record.get("fill"))
+        config = model.config
+    else:
+        config = ForecasterConfig(horizon=horizon, **(config_overrides or {}))
+    frame = spec.load()
+    m = season_of(frame, spec, season)
+    models = {
+        "rnnkit": Forecaster(config),
+        "naive": NaiveForecaster(),
+        "seasonal_naive": SeasonalNaiveForecaster(m),
+        "ets": ETSForecaster(m, trend="add", seasonal="add" if m > 1 else None),
+        "arima": ARIMAForecaster(m),
+    }
+    result = backtest(models, frame, start=start, horizon=horizon, stride=stride or horizon, season_length=m)
+    if out is not None:
+        from ..diagnostics.forecast_plots import plot_backtest_errors
+
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        result.summary.to_csv(folder / "backtest.csv")
+        plot_backtest_errors(result.summary, folder / "backtest.png", metric="mase")
+    return result, m
+
+
+def run_detect(model_dir: str, spec: SeriesSpec, calibrate: float, out_csv: Optional[str]):
+    """Flag points whose one-step forecast residual is extreme; threshold set on the first part."""
+    from ..data.timeseries import read_series
+    from ..models.anomaly import AnomalyDetector
+
+    if not 0 < calibrate < 1:
+        raise ValueError(f"--calibrate must be a fraction in (0, 1), got {calibrate}")
+    model, record = load_model(model_dir)
+    if spec.csv is None:
+        frame = SeriesSpec(csv=record["csv"], dataset=record["dataset"], time_column=record["time_column"],
+                           targets=record["targets"], fill=record.get("fill")).load()
+    else:
+        frame = read_series(spec.csv, spec.time_column or record["time_column"], spec.targets or record["targets"],
+                            fill=spec.fill)
+    n_cal = int(len(frame) * calibrate)
+    detector = AnomalyDetector(model).fit(frame.slice(0, n_cal), fit_forecaster=False)
+    result = detector.detect(frame)
+    if out_csv is not None:
+        import pandas as pd
+
+        table = pd.DataFrame({"score": result.scores, "anomaly": result.flags}, index=frame.time)
+        table.index.name = record["time_column"]
+        out = Path(out_csv)
+        table.to_csv(out)
+        from ..diagnostics.forecast_plots import plot_anomalies
+
+        plot_anomalies(frame, result, out.with_suffix(".png"))
+    return frame, result
