@@ -1,8 +1,11 @@
 """Progress and logs: a tqdm bar (only on a terminal), CSV files, optional TensorBoard.
 
-* ``train_log.csv``: one row every ``log_every`` updates: step, epoch, loss (mean over the rows'
-  updates), lr, grad_norm (the pre-clip global norm of the last update), throughput (samples or
-  tokens per second), skipped (non-finite updates so far).
+* ``train_log.csv``: one row every ``log_every`` updates, and one more at the end of the run for the
+  updates since the last row (so every run, however short, has a row): step, epoch, loss (mean of
+  the finite losses of the row's updates), lr, grad_norm (the pre-clip global norm of the row's own
+  update), grad_norm_max and grad_norm_mean (max and mean of the pre-clip norm over *every* update
+  since the previous row, so a spike on a step without a row still shows; a non-finite norm makes
+  both non-finite), throughput (samples or tokens per second), skipped (non-finite updates so far).
 * ``val_log.csv``: one row per validation: step, epoch and every metric.
 
 On resume, rows written after the checkpoint (by the run that crashed) are dropped first, so the
@@ -13,13 +16,63 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from .checkpoint import atomic_write_bytes
 
-__all__ = ["CSVLogger", "ProgressBar", "TensorBoardLogger"]
+__all__ = ["CSVLogger", "ProgressBar", "TensorBoardLogger", "LogWindow"]
+
+
+class LogWindow:
+    """The updates since the last train-log row: their losses, pre-clip gradient norms and throughput."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.steps = 0  # updates in the window (skipped ones included)
+        self.units = 0  # samples or tokens they consumed
+        self.loss_sum, self.loss_count = 0.0, 0  # finite losses only
+        self.norm_sum = 0.0
+        self.norm_max: Optional[float] = None
+        self.start = time.perf_counter()
+
+    def add(self, loss: float, grad_norm: float, units: int) -> None:
+        self.steps += 1
+        self.units += units
+        if math.isfinite(loss):
+            self.loss_sum += loss
+            self.loss_count += 1
+        self.norm_sum += grad_norm
+        m = self.norm_max
+        if m is None or math.isnan(grad_norm) or (not math.isnan(m) and grad_norm > m):
+            self.norm_max = grad_norm  # NaN, once seen, stays the max: the row must show it
+
+    def state_dict(self) -> Dict[str, Any]:
+        """The accumulators (not the clock), so a resumed run's first row covers the same updates."""
+        return {"steps": self.steps, "units": self.units, "loss_sum": self.loss_sum, "loss_count": self.loss_count,
+                "norm_sum": self.norm_sum, "norm_max": self.norm_max}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.reset()
+        self.steps, self.units = int(state["steps"]), int(state["units"])
+        self.loss_sum, self.loss_count = float(state["loss_sum"]), int(state["loss_count"])
+        self.norm_sum = float(state["norm_sum"])
+        self.norm_max = None if state["norm_max"] is None else float(state["norm_max"])
+
+    def summary(self) -> Dict[str, float]:
+        """``loss``, ``grad_norm_max``, ``grad_norm_mean``, ``throughput`` of the window (call with steps > 0)."""
+        seconds = max(time.perf_counter() - self.start, 1e-9)
+        return {
+            "loss": self.loss_sum / self.loss_count if self.loss_count else float("nan"),
+            "grad_norm_max": self.norm_max if self.norm_max is not None else float("nan"),
+            "grad_norm_mean": self.norm_sum / self.steps if self.steps else float("nan"),
+            "throughput": self.units / seconds,
+        }
 
 
 class CSVLogger:

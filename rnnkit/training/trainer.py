@@ -35,7 +35,7 @@ from .clipping import clip_gradients
 from .config import TrainConfig
 from .data import ShuffledBatches, StreamDataset
 from .distributed import launch_fabric, wants_distributed
-from .logging import CSVLogger, ProgressBar, TensorBoardLogger
+from .logging import CSVLogger, LogWindow, ProgressBar, TensorBoardLogger
 from .nan_guard import NonFiniteGuard
 from .optim import build_optimizer, build_scheduler
 from .scheduled_sampling import TeacherForcing
@@ -104,6 +104,7 @@ class Trainer:
         self.last_loss: Optional[float] = None
         self.last_grad_norm: Optional[float] = None
         self.history: List[Dict[str, Any]] = []  # validation results
+        self._window = LogWindow()  # updates since the last train-log row
         self.guard = NonFiniteGuard(config.max_bad_steps)
         self.fabric = None
         self.rank, self.world_size = 0, 1
@@ -176,7 +177,8 @@ class Trainer:
         self._clock_start = time.perf_counter()
         bar = ProgressBar(None if cfg.time_budget is not None else cfg.max_steps, self.step,
                           cfg.progress if self.rank == 0 else False, cfg.throughput_unit)
-        window_loss, window_steps, window_units, window_start = 0.0, 0, 0, time.perf_counter()
+        window = self._window  # the updates since the last train-log row (restored on resume)
+        window.start = time.perf_counter()
         try:
             with anomaly:
                 while not self._done():
@@ -186,16 +188,9 @@ class Trainer:
                         self.cursor += 1
                         loss = self._update(item)
                         self.step += 1
-                        units = self._units(item) * self.world_size
-                        window_loss += loss if loss == loss else 0.0
-                        window_steps, window_units = window_steps + 1, window_units + units
-                        if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
-                            rate = window_units / max(time.perf_counter() - window_start, 1e-9)
-                            self._log_train(window_loss / window_steps, rate)
-                            left = None if cfg.time_budget is None else cfg.time_budget - self.elapsed()
-                            bar.update(window_steps, window_loss / window_steps, self._lr(), rate, left)
-                            window_loss, window_steps, window_units = 0.0, 0, 0
-                            window_start = time.perf_counter()
+                        window.add(loss, self.last_grad_norm, self._units(item) * self.world_size)
+                        if self.step % cfg.log_every == 0:
+                            self._log_train(window, bar)
                         if cfg.val_every and self.step % cfg.val_every == 0 and self.val_source is not None:
                             self._validate_and_track(out)
                         if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
@@ -206,8 +201,9 @@ class Trainer:
                             break
                     else:
                         self.epoch, self.cursor = self.epoch + 1, 0
-            if self.val_source is not None and not (cfg.val_every and self.step % cfg.val_every == 0 and self.history
-                                                    and self.history[-1]["step"] == self.step):
+            if window.steps:  # the run ended between log steps (max_steps, epochs, time, early stop)
+                self._log_train(window, bar)
+            if self.val_source is not None and not (self.history and self.history[-1]["step"] == self.step):
                 self._validate_and_track(out)
             self.save_last()
         finally:
@@ -383,6 +379,7 @@ class Trainer:
             "tbptt": None if self.tbptt is None else {"state": self.tbptt.start_state, "kept": len(self.tbptt.kept)},
             "teacher_forcing": None if self.teacher_forcing is None else self.teacher_forcing.state_dict(),
             "guard": self.guard.state_dict(),
+            "log_window": self._window.state_dict(),
             "best": self.best, "bad_validations": self.bad_validations, "history": self.history,
             "config": self.config.to_dict(),
         }
@@ -419,6 +416,8 @@ class Trainer:
         if self.teacher_forcing is not None and state["teacher_forcing"] is not None:
             self.teacher_forcing.load_state_dict(state["teacher_forcing"])
         self.guard.load_state_dict(state["guard"])
+        if state.get("log_window") is not None:  # absent in checkpoints written before it was saved
+            self._window.load_state_dict(state["log_window"])
         self.best, self.bad_validations, self.history = state["best"], state["bad_validations"], state["history"]
         restore_rng(state["rng"])  # last: nothing may draw random numbers between here and the next update
         return self.step
@@ -434,13 +433,19 @@ class Trainer:
         if self.config.tensorboard:
             self._tb = TensorBoardLogger(out / "tensorboard")
 
-    def _log_train(self, loss: float, rate: float) -> None:
-        row = {"step": self.step, "epoch": self.epoch, "loss": loss, "lr": self._lr(),
-               "grad_norm": self.last_grad_norm, "throughput": rate, "skipped": self.guard.total}
+    def _log_train(self, window: LogWindow, bar: ProgressBar) -> None:
+        """One train-log row for the updates in ``window`` (then emptied); also moves the progress bar."""
+        w = window.summary()
+        row = {"step": self.step, "epoch": self.epoch, "loss": w["loss"], "lr": self._lr(),
+               "grad_norm": self.last_grad_norm, "grad_norm_max": w["grad_norm_max"],
+               "grad_norm_mean": w["grad_norm_mean"], "throughput": w["throughput"], "skipped": self.guard.total}
         if self._train_log is not None:
             self._train_log.log(row)
         if self._tb is not None:
             self._tb.log(row, self.step, "train")
+        left = None if self.config.time_budget is None else self.config.time_budget - self.elapsed()
+        bar.update(window.steps, w["loss"], self._lr(), w["throughput"], left)
+        window.reset()
 
     # ---- diagnostics -------------------------------------------------------------------------
     def gradient_flow(self, batch, state=None):

@@ -138,4 +138,4 @@ def test_trainer_writes_model_folder_best_and_last(tmp_path):
     assert load_training_state(tmp_path / "last")["step"] == 6
     assert [r["step"] for r in t.history] == [3, 6]
     rows = (tmp_path / "train_log.csv").read_text().splitlines()
-    assert rows[0].startswith("step,epoch,loss,lr,grad_norm,throughput") and len(rows) == 4
+    assert rows[0] == "step,epoch,loss,lr,grad_norm,grad_norm_max,grad_norm_mean,throughput,skipped" and len(rows) == 4
