@@ -4,7 +4,7 @@ Each update, top to bottom (see :meth:`Trainer._update`)::
 
     loss = step_fn(model, batch)                         # full BPTT, or
     loss, state = step_fn(model, (x, y, reset), state)   # TBPTT: state carried, detached, reset rows zeroed
-    loss.backward()
+    loss.backward()                                      # fp16: scaler.scale(loss) first; DDP: fabric.backward
     scaler.unscale_(optimizer)                           # fp16 only
     norm = clip_gradients(...)                           # pre-clip global norm, logged
     if loss and norm are finite: optimizer.step(); scheduler.step()
@@ -253,12 +253,11 @@ class Trainer:
                 loss = self.tbptt.run(self.step_fn, model, item, item[2])
         if not isinstance(loss, Tensor) or loss.dim() != 0:
             raise TypeError(f"the step function must return a scalar loss tensor, got {_describe(loss)}")
+        scaled = loss if self.scaler is None else self.scaler.scale(loss)  # fp16: scale before any backward
         if self.fabric is not None:
-            self.fabric.backward(loss)
-        elif self.scaler is not None:
-            self.scaler.scale(loss).backward()
+            self.fabric.backward(scaled)  # DDP: gradients averaged across processes
         else:
-            loss.backward()
+            scaled.backward()
         if self.scaler is not None:
             self.scaler.unscale_(opt)  # clip the true gradients, not the scaled ones
         norm = clip_gradients(self.model.parameters(), cfg.clip_norm, cfg.clip_value)

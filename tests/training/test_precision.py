@@ -26,3 +26,73 @@ def test_fp16_with_grad_scaler_on_cuda():
                 step_fn=lm_chunk_step)
     t.fit(StreamDataset(token_stream()))
     assert t.scaler is not None and t.last_loss == t.last_loss
+
+
+class _StandInFabric:
+    """What the Trainer uses of lightning.fabric.Fabric, in one process: backward (and barrier)."""
+
+    device = torch.device("cpu")
+    global_rank, world_size = 0, 1
+
+    def __init__(self):
+        self.losses = []  # what backward was called on
+
+    def setup_module(self, module):
+        return module
+
+    def backward(self, loss):
+        self.losses.append(float(loss.detach()))
+        loss.backward()
+
+    def barrier(self):
+        pass
+
+
+def _real_fabric():
+    from rnnkit.training.distributed import fabric_available
+
+    if not fabric_available():
+        pytest.skip("lightning (the 'distributed' extra) is not installed")
+    from lightning.fabric import Fabric
+
+    return Fabric(accelerator="cpu", devices=1, precision="32-true")
+
+
+@pytest.mark.parametrize("kind", ["stand-in", "lightning"])
+def test_fp16_loss_scaling_under_fabric(kind):
+    """Under Fabric the loss is scaled before fabric.backward, so unscale_ sees scaled gradients.
+
+    fp16 needs CUDA; here a CPU GradScaler stands in for the CUDA one (same code path in the Trainer).
+    """
+    import copy
+
+    from training_helpers import Regressor, SeqDataset, mse_step
+
+    torch.manual_seed(0)
+    model = Regressor()
+    reference = copy.deepcopy(model)
+    cfg = TrainConfig(max_steps=1, batch_size=8, optimizer="sgd", momentum=0.0, lr=0.1, clip_norm=None,
+                      shuffle=False, log_every=100, progress=False)
+    trainer = Trainer(model, cfg, step_fn=mse_step)
+    data = SeqDataset()
+    trainer._setup(data)
+    fabric = _StandInFabric() if kind == "stand-in" else _real_fabric()
+    trainer.fabric = fabric
+    trainer._train_model = fabric.setup_module(model)
+    trainer.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10)
+    trainer.source.begin_epoch()
+    batch = next(trainer.source.iter_from(0))
+
+    loss = trainer._update(batch)  # crashed in unscale_ when fabric.backward got the unscaled loss
+
+    ref_loss = mse_step(reference, batch)
+    ref_loss.backward()
+    assert loss == pytest.approx(float(ref_loss.detach()), rel=1e-6)
+    if kind == "stand-in":
+        assert fabric.losses == [pytest.approx(float(ref_loss.detach()) * 2.0 ** 10, rel=1e-6)]
+    assert trainer.last_grad_norm == pytest.approx(
+        float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in reference.parameters()]))), rel=1e-5)
+    with torch.no_grad():
+        for p, q in zip(model.parameters(), reference.parameters()):
+            torch.testing.assert_close(p, q - 0.1 * q.grad, rtol=1e-5, atol=1e-6)
+    assert trainer.scaler.get_scale() == 2.0 ** 10  # no overflow: the scale is kept
