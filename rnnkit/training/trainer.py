@@ -234,7 +234,8 @@ class Trainer:
         kept = len(self.tbptt.kept)  # on resume: the chunks just before the cursor, re-read
         if kept and not self.tbptt.kept[0]:
             it = self.source.iter_from(self.cursor - kept)
-            self.tbptt.kept = [(item, item[2]) for _, item in zip(range(kept), it)]
+            chunks = [_to_device(item, self.device) for _, item in zip(range(kept), it)]
+            self.tbptt.kept = [(chunk, chunk[2]) for chunk in chunks]  # as _update hands them to run()
             return it
         return self.source.iter_from(self.cursor)
 

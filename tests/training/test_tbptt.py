@@ -162,3 +162,47 @@ def test_trainer_rejects_tbptt_without_a_stream():
     from training_helpers import SeqDataset, mse_step, Regressor
     with pytest.raises(ValueError, match="StreamDataset"):
         Trainer(Regressor(), TrainConfig(bptt=3), step_fn=mse_step).fit(SeqDataset())
+
+
+def _windowed_run(out, max_steps, resume, step_fn=lm_chunk_step, accelerator="auto"):
+    torch.manual_seed(0)
+    cfg = TrainConfig(max_steps=max_steps, bptt=4, bptt_window=12, checkpoint_every=3, out_dir=str(out),
+                      resume=resume, log_every=100, progress=False, accelerator=accelerator)
+    trainer = Trainer(TinyLM(), cfg, step_fn=step_fn)
+    return trainer.fit(StreamDataset(token_stream(rows=2, length=41)))
+
+
+def test_resumed_window_chunks_go_through_the_device_transfer(tmp_path, monkeypatch):
+    """Resuming TBPTT(k1=3k, k) re-reads the 2 previous chunks; they must be moved to the device too."""
+    import rnnkit.training.trainer as trainer_module
+
+    _windowed_run(tmp_path, 3, resume=False)  # a checkpoint at step 3, in the middle of the epoch
+    moved = set()
+    real = trainer_module._to_device
+
+    def spy(item, device):  # a stand-in transfer: copies, and remembers what it produced
+        out = real(item, device)
+        out = tuple(t.clone() for t in out) if isinstance(out, tuple) else out
+        for t in (out if isinstance(out, tuple) else (out,)):
+            if isinstance(t, torch.Tensor):
+                moved.add(id(t))
+        return out
+
+    seen = []
+
+    def step(model, chunk, state):
+        seen.append(all(id(t) in moved for t in chunk))
+        return lm_chunk_step(model, chunk, state)
+
+    monkeypatch.setattr(trainer_module, "_to_device", spy)
+    _windowed_run(tmp_path, 5, resume=True, step_fn=step)
+    assert len(seen) == 2 * 3  # two updates, each re-running 2 kept chunks and the new one
+    assert all(seen), seen
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_resume_windowed_tbptt_on_cuda(tmp_path):
+    _windowed_run(tmp_path, 3, resume=False, accelerator="cuda")
+    trainer = _windowed_run(tmp_path, 6, resume=True, accelerator="cuda")
+    assert trainer.step == 6 and all(s.is_cuda for s in trainer.tbptt.start_state)
