@@ -3,6 +3,14 @@
 Validated in ``__post_init__``: a bad value raises ``ValueError`` (or ``TypeError``) naming the field,
 the value received and what was expected. ``to_dict``/``from_dict`` round-trip through plain JSON,
 which is how a checkpoint records the run that wrote it.
+
+On resume the saved config is compared with the current one (:func:`resume_conflicts`). Only the
+fields in ``RESUME_MAY_CHANGE`` may differ: how long the run goes, what is logged and when, when it
+validates and saves, clipping and the safety switches. Every other field fixes the data order (batch
+size, shuffling, seed, TBPTT chunks, processes) or the state the checkpoint restores (optimizer and its
+hyperparameters, which the saved optimizer state would silently override, the schedule, precision),
+so a difference there is refused, naming each field with its saved and new value. ``monitor`` and
+``monitor_mode`` may change, but then the best value so far is forgotten.
 """
 
 from __future__ import annotations
@@ -10,12 +18,21 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
 SCHEDULES = ("constant", "step", "cosine", "plateau")
 PRECISIONS = ("fp32", "bf16", "fp16")
 THROUGHPUT_UNITS = ("samples", "tokens")
+
+# fields a resumed run may change (see the module docstring); all others must equal the saved ones
+RESUME_MAY_CHANGE = (
+    "max_steps", "max_epochs", "time_budget",  # how long the run goes on
+    "val_every", "early_stopping_patience", "checkpoint_every", "out_dir", "resume",  # when to validate, save
+    "monitor", "monitor_mode",  # allowed, but the best value so far is forgotten
+    "clip_norm", "clip_value", "max_bad_steps", "detect_anomaly", "accelerator",  # act from the next update on
+    "log_every", "progress", "tensorboard", "throughput_unit",  # reporting only
+)
 
 
 @dataclass
@@ -150,6 +167,16 @@ class TrainConfig:
         if "betas" in d and isinstance(d["betas"], list):
             d["betas"] = tuple(d["betas"])
         return cls(**d)
+
+
+def resume_conflicts(saved: Dict[str, Any], current: "TrainConfig") -> List[Tuple[str, Any, Any]]:
+    """``(field, saved value, current value)`` for each field outside ``RESUME_MAY_CHANGE`` that differs.
+
+    Fields only one side knows (a checkpoint from another version) are not compared.
+    """
+    now = current.to_dict()
+    return [(name, saved[name], now[name]) for name in now
+            if name not in RESUME_MAY_CHANGE and name in saved and saved[name] != now[name]]
 
 
 # ---- validators ------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from .checkpoint import (capture_rng, find_checkpoint, load_model_weights, load_training_state, restore_rng,
                          save_checkpoint)
 from .clipping import clip_gradients
-from .config import TrainConfig
+from .config import RESUME_MAY_CHANGE, TrainConfig, resume_conflicts
 from .data import ShuffledBatches, StreamDataset
 from .distributed import launch_fabric, wants_distributed
 from .logging import CSVLogger, LogWindow, ProgressBar, TensorBoardLogger
@@ -400,11 +400,26 @@ class Trainer:
     def _maybe_resume(self, out: Path) -> Optional[int]:
         folder = find_checkpoint(out / "last")
         if folder is None:
+            warnings.warn(f"resume=True but {out / 'last'} holds no checkpoint: starting a fresh run", UserWarning,
+                          stacklevel=3)
             return None
         state = load_training_state(folder)
+        saved_cfg = state.get("config") or {}
+        conflicts = resume_conflicts(saved_cfg, self.config)
+        if conflicts:
+            lines = "\n".join(f"  {name}: {old!r} (saved) -> {new!r} (now)" for name, old, new in conflicts)
+            raise ValueError(
+                f"cannot resume from {folder}: these settings differ from the saved run's, and they fix the data "
+                f"order or the optimizer/schedule state the checkpoint continues:\n{lines}\n"
+                "Set them back to the saved values to continue, or start a new run (resume=False or another "
+                f"out_dir). Fields that may change on resume: {', '.join(RESUME_MAY_CHANGE)}"
+            )
+        watched = (self.config.monitor, self.config.monitor_mode)
+        monitor_changed = (saved_cfg.get("monitor", watched[0]), saved_cfg.get("monitor_mode", watched[1])) != watched
         load_model_weights(folder, self.model)
         self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        if not (monitor_changed and self.config.schedule == "plateau"):  # plateau state tracks the old metric
+            self.scheduler.load_state_dict(state["scheduler"])
         if self.scaler is not None and state["scaler"] is not None:
             self.scaler.load_state_dict(state["scaler"])
         self.step, self.epoch, self.cursor = state["step"], state["epoch"], state["cursor"]
@@ -419,6 +434,12 @@ class Trainer:
         if state.get("log_window") is not None:  # absent in checkpoints written before it was saved
             self._window.load_state_dict(state["log_window"])
         self.best, self.bad_validations, self.history = state["best"], state["bad_validations"], state["history"]
+        if monitor_changed:
+            warnings.warn(
+                f"monitor changed from {saved_cfg.get('monitor')!r} ({saved_cfg.get('monitor_mode')}) to "
+                f"{self.config.monitor!r} ({self.config.monitor_mode}) on resume: the best value so far is "
+                "forgotten; the next validation becomes the best and replaces best/", UserWarning, stacklevel=3)
+            self.best, self.bad_validations = None, 0
         restore_rng(state["rng"])  # last: nothing may draw random numbers between here and the next update
         return self.step
 
