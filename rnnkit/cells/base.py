@@ -128,11 +128,25 @@ class RecurrentCell(nn.Module):
     def reset_parameters(self) -> None:
         """torch.nn's initialisation: every parameter uniform in ``(-1/sqrt(H), 1/sqrt(H))``."""
         bound = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
+        for p in _parameters_held(self):
             nn.init.uniform_(p, -bound, bound)
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}"
+
+
+def _parameters_held(cell: nn.Module):
+    """The cell's parameters, also those a layer has taken over.
+
+    A :class:`rnnkit.layers.Recurrent` layer registers its cells' parameters on itself (torch.nn's
+    names) and leaves each cell a plain attribute pointing at the same tensor; those count too.
+    """
+    seen = set()
+    for module in cell.modules():
+        for value in (*module._parameters.values(), *vars(module).values()):
+            if isinstance(value, nn.Parameter) and id(value) not in seen:
+                seen.add(id(value))
+                yield value
 
 
 def _map_state(state: State, fn) -> State:

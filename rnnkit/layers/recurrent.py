@@ -8,16 +8,24 @@ H_in input features, H_out the cell's output size.
 * state: a tensor ``(num_layers * D, N, S)`` (RNN, GRU) or a tuple of them (LSTM: ``(h, c)``);
 * output ``(L, N, D * H_out)`` in the input's layout (a PackedSequence for a packed input).
 
-Each cell's parameters are registered on the layer as ``{name}_l{k}`` and ``{name}_l{k}_reverse``
+The cells are submodules, ``cell_l{k}`` and ``cell_l{k}_reverse``: their buffers are in the state
+dict, ``.to()``/``.double()`` move them, ``modules()``/``apply()``/``train()`` reach them. Their
+*parameters* belong to the layer instead, registered as ``{name}_l{k}`` and ``{name}_l{k}_reverse``
 (dots in a nested name become underscores). For the stock cells that is exactly torch.nn's naming
 (``weight_ih_l0``, ``bias_hh_l1_reverse``, ``weight_hr_l0``), so state dicts interchange with
-``torch.nn.RNN/LSTM/GRU`` in both directions.
+``torch.nn.RNN/LSTM/GRU`` in both directions, and torch.nn's tools that act on a named parameter
+(``parametrizations.weight_norm``, ``parametrize.register_parametrization``, ``prune``) work as on
+torch.nn's layers.
+
+Each forward reads every parameter once through attribute access (``getattr(layer,
+"weight_hh_l0")``, so a parametrization or pruning mask applies) and binds the result to the cell
+as a plain attribute (``cell.weight_hh``); a plain parameter is bound as itself, never copied.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -78,8 +86,9 @@ class Recurrent(nn.Module):
         self.engine = check_engine_name(engine)
 
         directions = 2 if bidirectional else 1
-        grid: List[Tuple[RecurrentCell, ...]] = []
-        self._param_links: List[Tuple[nn.Module, str, str]] = []  # (module owning it, its name there, name here)
+        grid: List[Tuple[str, ...]] = []  # names of the cell submodules, [layer][direction]
+        # (module that computes with it, its name there, its name on the layer), one per parameter
+        self._param_links: List[Tuple[nn.Module, str, str]] = []
         layer_input = input_size
         for k in range(num_layers):
             row = []
@@ -90,34 +99,48 @@ class Recurrent(nn.Module):
                         f"cell_factory must return a rnnkit.cells.RecurrentCell, got {type(cell).__name__}"
                     )
                 suffix = f"_l{k}" + ("_reverse" if d else "")
-                for name, param in cell.named_parameters():
+                for name, param in list(cell.named_parameters(remove_duplicate=False)):
                     here = name.replace(".", "_") + suffix
-                    self.register_parameter(here, param)
                     owner, _, leaf = name.rpartition(".")
-                    self._param_links.append((cell.get_submodule(owner) if owner else cell, leaf, here))
-                row.append(cell)
+                    module = cell.get_submodule(owner) if owner else cell
+                    # The layer owns the parameter (torch.nn's name); the cell keeps a plain
+                    # attribute of the same name, bound to the layer's value before each use.
+                    del module._parameters[leaf]
+                    module.__dict__[leaf] = param
+                    self.register_parameter(here, param)
+                    self._param_links.append((module, leaf, here))
+                self.add_module("cell" + suffix, cell)
+                row.append("cell" + suffix)
             grid.append(tuple(row))
-            layer_input = grid[-1][0].output_size * directions
-        # The cells are kept outside the module tree, so their parameters are named once, here.
-        self.__dict__["_cell_grid"] = tuple(grid)
-        self.proj_size = getattr(grid[0][0], "proj_size", 0)
+            layer_input = self._modules[row[0]].output_size * directions
+        self._cell_names = tuple(grid)
+        self._cell_grid = tuple(tuple(self._modules[name] for name in row) for row in grid)  # a view
+        self._binding_depth = 0  # > 0 while a forward holds the parameters bound
+        self.proj_size = getattr(self._modules[grid[0][0]], "proj_size", 0)
 
     # ---- cells -------------------------------------------------------------------------------
     def cell_grid(self) -> Tuple[Tuple[RecurrentCell, ...], ...]:
-        """The cells, ``[layer][direction]``, bound to this layer's current parameters and mode.
+        """The cells, ``[layer][direction]``, bound to this layer's current parameters.
 
-        Parameters can be replaced on the layer (``load_state_dict(assign=True)``, ``.to()`` with
-        overwrite, ``functional_call``); the cells are re-pointed before every use.
+        Outside a forward every call re-reads the parameters through attribute access, so the cells
+        compute with what the layer holds now: parameters replaced by ``load_state_dict(assign=True)``,
+        ``.to()`` or ``functional_call``, a parametrized weight (``weight_norm``), a pruned one.
+        Within a forward the parameters are read once, at its start, and every engine call sees those.
         """
+        if self._binding_depth == 0:
+            self._bind_parameters()
+        return self._cells()
+
+    def _cells(self) -> Tuple[Tuple[RecurrentCell, ...], ...]:
+        return self._cell_grid  # the submodules cell_l{k}[_reverse], fixed at construction
+
+    def _bind_parameters(self) -> None:
         params = self._parameters
         for module, leaf, here in self._param_links:
-            if module._parameters[leaf] is not params[here]:
-                module._parameters[leaf] = params[here]
-        for row in self._cell_grid:
-            for cell in row:
-                if cell.training != self.training:
-                    cell.train(self.training)
-        return self._cell_grid
+            value = params.get(here)  # a plain parameter (or one swapped in by functional_call)
+            if value is None:  # parametrized or pruned: attribute access computes it
+                value = getattr(self, here)
+            module.__dict__[leaf] = value
 
     @property
     def num_directions(self) -> int:
@@ -126,21 +149,28 @@ class Recurrent(nn.Module):
     @property
     def output_size(self) -> int:
         """Features of the output: D * H_out."""
-        return self._cell_grid[-1][0].output_size * self.num_directions
+        return self._cells()[-1][0].output_size * self.num_directions
 
     # ---- state -------------------------------------------------------------------------------
     def init_state(self, batch_size: int, *, device=None, dtype=None) -> State:
-        """Zero state: ``(num_layers * D, N, S)`` per state tensor (a tuple for LSTM)."""
-        ref = next(iter(self._parameters.values()))
-        device = device if device is not None else ref.device
-        dtype = dtype if dtype is not None else ref.dtype
-        cell = self._cell_grid[0][0]
+        """Zero state: ``(num_layers * D, N, S)`` per state tensor (a tuple for LSTM).
+
+        Device and dtype default to the parameters' (or, for a cell without parameters, its
+        buffers'; else torch's defaults).
+        """
+        ref = next(self.parameters(), None)
+        if ref is None:
+            ref = next(self.buffers(), None)
+        if ref is not None:
+            device = device if device is not None else ref.device
+            dtype = dtype if dtype is not None else ref.dtype
+        cell = self._cells()[0][0]
         n = self.num_layers * self.num_directions
         zeros = tuple(torch.zeros(n, batch_size, s, device=device, dtype=dtype) for s in self._state_sizes())
         return zeros if cell.state_is_tuple else zeros[0]
 
     def _state_sizes(self) -> Tuple[int, ...]:
-        return self._cell_grid[0][0].state_sizes
+        return self._cells()[0][0].state_sizes
 
     # ---- forward -----------------------------------------------------------------------------
     def forward(
@@ -187,13 +217,18 @@ class Recurrent(nn.Module):
             batch = SequenceBatch(input, self.batch_first, checked)
 
         parts = self._checked_state(state, batch_size, batch.data)
-        engine = select_engine(self, batch, self.engine)
-        output, final = engine.run(self, batch, parts)
+        self._bind_parameters()  # once per forward: a parametrization computes once
+        self._binding_depth += 1
+        try:
+            engine = select_engine(self, batch, self.engine)
+            output, final = engine.run(self, batch, parts)
+        finally:
+            self._binding_depth -= 1
 
         if unbatched:
             output = output.squeeze(0 if self.batch_first else 1)
             final = tuple(s.squeeze(1) for s in final)
-        return output, (final if self._cell_grid[0][0].state_is_tuple else final[0])
+        return output, (final if self._cells()[0][0].state_is_tuple else final[0])
 
     # ---- checks ------------------------------------------------------------------------------
     def _check_features(self, x: Tensor, expected_dims: Optional[str]) -> None:
@@ -204,8 +239,10 @@ class Recurrent(nn.Module):
                 f"input must have input_size={self.input_size} features in its last dim, "
                 f"got shape {tuple(x.shape)}"
             )
-        ref = next(iter(self._parameters.values()))
-        if x.dtype != ref.dtype:
+        ref = next(iter(self._parameters.values()), None)
+        if ref is None:  # all parametrized, or a cell without parameters
+            ref = next(self.parameters(), None)
+        if ref is not None and x.dtype != ref.dtype:  # no parameters at all: the input sets the dtype
             raise TypeError(
                 f"input dtype {x.dtype} does not match the layer's parameters ({ref.dtype}); "
                 f"convert one with .to(dtype)"
@@ -226,7 +263,7 @@ class Recurrent(nn.Module):
         n = self.num_layers * self.num_directions
         if state is None:
             return tuple(torch.zeros(n, batch_size, s, device=x.device, dtype=x.dtype) for s in sizes)
-        is_tuple = self._cell_grid[0][0].state_is_tuple
+        is_tuple = self._cells()[0][0].state_is_tuple
         parts = state if isinstance(state, (tuple, list)) else (state,)
         if isinstance(state, (tuple, list)) != is_tuple or len(parts) != len(sizes):
             kind = f"a tuple of {len(sizes)} tensors" if is_tuple else "a tensor"
@@ -255,8 +292,7 @@ class Recurrent(nn.Module):
         flatten_for_cudnn(self)
 
     def extra_repr(self) -> str:
-        cell = self._cell_grid[0][0]
-        s = f"{type(cell).__name__}({cell.extra_repr()}), input_size={self.input_size}, num_layers={self.num_layers}"
+        s = f"input_size={self.input_size}, hidden_size={self.hidden_size}, num_layers={self.num_layers}"
         if self.batch_first:
             s += ", batch_first=True"
         if self.dropout:

@@ -75,7 +75,7 @@ class FusedEngine(Engine):
             )
         if any(_signature(c) != _signature(first) for c in cells):
             return "its layers do not all use the same cell configuration"
-        dtypes = {p.dtype for p in layer._parameters.values()}  # all registered on the layer itself
+        dtypes = {w.dtype for w in flat_weights(layer)}  # as bound for this forward (parametrized too)
         if len(dtypes) > 1:
             return f"its parameters mix dtypes {sorted(str(d) for d in dtypes)}"
         return None
@@ -153,6 +153,8 @@ def flatten_for_cudnn(layer) -> None:
         return
     weights = flat_weights(layer)
     first = weights[0]
+    if not all(isinstance(w, torch.nn.Parameter) for w in weights):
+        return  # a parametrized or pruned weight is computed at each forward: nothing to lay out
     if not all(w.is_cuda and w.dtype == first.dtype for w in weights):
         return
     if not torch.backends.cudnn.is_acceptable(first):
