@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence, Union
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
-LengthsLike = Union[Tensor, Sequence[int]]
+LengthsLike = Union[Tensor, np.ndarray, Sequence[int]]
 
 
 @dataclass
@@ -39,14 +40,21 @@ class SequenceBatch:
 def check_lengths(lengths: LengthsLike, batch_size: int, max_length: int) -> Optional[Tensor]:
     """Validate ``lengths`` for a padded batch of ``batch_size`` sequences of ``max_length`` steps.
 
-    Returns a CPU int64 tensor, or ``None`` when every length equals ``max_length``.
+    ``lengths`` may be a 1-D integer tensor (any device), a 1-D integer NumPy array, or a sequence
+    of Python or NumPy integers. Returns a CPU int64 tensor, or ``None`` when every length equals
+    ``max_length``.
     """
-    if isinstance(lengths, Tensor):
-        if lengths.dim() != 1:
+    if isinstance(lengths, (Tensor, np.ndarray)):
+        if lengths.ndim != 1:
             raise ValueError(f"lengths must be 1-D (one length per sequence), got shape {tuple(lengths.shape)}")
-        if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
-            raise TypeError(f"lengths must hold integers, got dtype {lengths.dtype}")
-        values = lengths.detach().to("cpu", torch.int64)
+        if isinstance(lengths, np.ndarray):
+            if lengths.dtype.kind not in "iu":  # signed or unsigned integers; not bool, float, object
+                raise TypeError(f"lengths must hold integers, got dtype {lengths.dtype}")
+            values = torch.from_numpy(lengths.astype(np.int64))  # a copy: any strides, any int width
+        else:
+            if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
+                raise TypeError(f"lengths must hold integers, got dtype {lengths.dtype}")
+            values = lengths.detach().to("cpu", torch.int64)
     else:
         try:
             items = list(lengths)
@@ -55,9 +63,10 @@ def check_lengths(lengths: LengthsLike, batch_size: int, max_length: int) -> Opt
                 f"lengths must be a list of ints or a 1-D integer tensor, got {type(lengths).__name__}"
             ) from None
         for v in items:
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise TypeError(f"lengths must hold ints, got {v!r} of type {type(v).__name__} in {items!r}")
-        values = torch.tensor(items, dtype=torch.int64)
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+                shown = v.item() if isinstance(v, np.generic) else v
+                raise TypeError(f"lengths must hold ints, got {shown!r} of type {type(v).__name__} in {items!r}")
+        values = torch.tensor([int(v) for v in items], dtype=torch.int64)
     if values.numel() == 0:
         raise ValueError("lengths is empty: expected one length per sequence")
     if values.numel() != batch_size:

@@ -1,5 +1,6 @@
 """Every bad input raises ValueError/TypeError naming what it got and what it expected."""
 
+import numpy as np
 import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
@@ -75,6 +76,13 @@ def test_state_of_wrong_shape(lstm):
         (torch.tensor([3.0, 2.0]), TypeError, r"lengths must hold integers, got dtype torch.float32"),
         (torch.tensor([[3, 2]]), ValueError, r"lengths must be 1-D .* got shape \(1, 2\)"),
         (5, TypeError, r"lengths must be a list of ints or a 1-D integer tensor, got int"),
+        (np.array([3.0, 2.0]), TypeError, r"lengths must hold integers, got dtype float64"),
+        (np.array([True, True]), TypeError, r"lengths must hold integers, got dtype bool"),
+        (np.array([[3, 2]]), ValueError, r"lengths must be 1-D .* got shape \(1, 2\)"),
+        ([np.float64(3.0), 2], TypeError, r"lengths must hold ints, got 3.0 of type float64"),
+        ([True, 2], TypeError, r"lengths must hold ints, got True of type bool"),
+        ([np.bool_(True), 2], TypeError, r"lengths must hold ints, got True of type bool"),
+        (np.array([3, 0]), ValueError, r"lengths must be positive, got \[3, 0\]"),
     ],
 )
 def test_bad_lengths(lstm, lengths, error, pattern):
@@ -87,6 +95,21 @@ def test_lengths_on_another_device_or_dtype_are_accepted(lstm):
     a, _ = lstm(x, lengths=torch.tensor([3, 1], dtype=torch.int32))
     b, _ = lstm(x, lengths=[3, 1])
     torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [np.array([3, 1]), np.array([3, 1], dtype=np.int32), np.array([3, 1], dtype=np.uint8),
+     [np.int64(3), np.int32(1)], (3, np.int16(1)), np.array([1, 3])[::-1]],
+    ids=["ndarray-int64", "ndarray-int32", "ndarray-uint8", "list-of-numpy-ints", "tuple-mixed", "negative-stride-view"],
+)
+def test_numpy_lengths_are_accepted(lstm, lengths):
+    x = torch.randn(2, 3, 4)
+    a, ha = lstm(x, lengths=lengths)
+    b, hb = lstm(x, lengths=[3, 1])
+    torch.testing.assert_close(a, b, atol=0, rtol=0)
+    torch.testing.assert_close(ha, hb, atol=0, rtol=0)
+    assert torch.count_nonzero(a[1, 1:]) == 0
 
 
 def test_lengths_with_packed_or_unbatched(lstm):
