@@ -1,20 +1,25 @@
 """The Elman cell: the plain recurrent step from the seeds.
 
-    h_t = tanh(W_hh h_{t-1} + W_xh x_t + b_h)
+    h_t = tanh(W_hh h_{t-1} + W_xh x_t + b_h)      the cell
+    y_t = W_hy h_t + b_y                          the output layer of rnnkit.models.ElmanRNN
 
-(or ``relu`` in place of ``tanh``). The seeds' names map to torch.nn's parameters:
+(or ``relu`` in place of ``tanh``). The seeds' names map to parameters as follows (I input,
+H hidden, O output features):
 
-=========  ==========================  ===============
-seed name  parameter                   shape
-=========  ==========================  ===============
-W_xh       ``weight_ih``               (H, I)
-W_hh       ``weight_hh``               (H, H)
-b_h        ``bias_ih + bias_hh``       (H,)
-=========  ==========================  ===============
+=========  ===========================================================  ======
+seed name  parameter                                                    shape
+=========  ===========================================================  ======
+W_xh       ``weight_ih`` (in ElmanRNN: ``rnn.weight_ih_l0``)            (H, I)
+W_hh       ``weight_hh`` (in ElmanRNN: ``rnn.weight_hh_l0``)            (H, H)
+b_h        ``bias_ih + bias_hh`` (``rnn.bias_ih_l0 + rnn.bias_hh_l0``)  (H,)
+W_hy       ``ElmanRNN.out.weight`` (not part of the cell)               (O, H)
+b_y        ``ElmanRNN.out.bias`` (not part of the cell)                 (O,)
+=========  ===========================================================  ======
 
 torch.nn keeps two bias vectors where the equation has one (their sum is ``b_h``); we keep both so
 that state dicts interchange with ``torch.nn.RNNCell`` / ``torch.nn.RNN``. The output layer
-``y_t = W_hy h_t + b_y`` is not part of the cell: see :class:`rnnkit.models.ElmanRNN`.
+``y_t = W_hy h_t + b_y`` is not part of the cell but of :class:`rnnkit.models.ElmanRNN`, which also
+exposes all five names as attributes (``model.W_xh``, ..., ``model.b_y``).
 """
 
 from __future__ import annotations

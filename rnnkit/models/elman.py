@@ -14,6 +14,7 @@ from typing import Optional, Tuple
 from torch import Tensor, nn
 
 from ..layers import RNN
+from ..layers.sequences import check_lengths, step_mask
 
 
 class ElmanRNN(nn.Module):
@@ -43,8 +44,17 @@ class ElmanRNN(nn.Module):
         self.out = nn.Linear(hidden_size, output_size)
 
     def forward(self, x: Tensor, h: Optional[Tensor] = None, lengths=None) -> Tuple[Tensor, Tensor]:
+        """``y`` for every step and the last ``h``; with ``lengths``, ``y`` is zero past each end."""
         hs, h_last = self.rnn(x, h, lengths=lengths)  # (L, N, H), (1, N, H)
-        return self.out(hs), h_last  # y_t = W_hy h_t + b_y
+        y = self.out(hs)  # y_t = W_hy h_t + b_y
+        if lengths is not None:  # padded steps: 0, as the layer's outputs (not b_y)
+            time_dim = 1 if self.rnn.batch_first else 0
+            steps = y.shape[time_dim]
+            checked = check_lengths(lengths, y.shape[1 - time_dim], steps)  # the layer accepted them
+            if checked is not None:
+                mask = step_mask(checked, steps, y.device)  # (L, N, 1)
+                y = y.masked_fill(~(mask.transpose(0, 1) if time_dim else mask), 0.0)
+        return y, h_last
 
     # the seeds' names
     @property

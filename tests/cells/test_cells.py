@@ -74,30 +74,49 @@ def test_lstm_projection_sizes():
     assert cell.state_sizes == (2, H) and cell.output_size == 2
 
 
-@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
-def test_cell_stepped_by_hand_equals_layer(kind):
-    """A layer is its cell applied step by step (forward and reverse directions, ragged)."""
-    layer = {"rnn": rnnkit.RNN, "lstm": rnnkit.LSTM, "gru": rnnkit.GRU}[kind](I, H, bidirectional=True, batch_first=True)
+@pytest.mark.parametrize("engine", ["fused", "loop"])
+@pytest.mark.parametrize("kind", ["rnn_tanh", "rnn_relu", "lstm", "lstm_proj", "gru"])
+def test_cell_stepped_by_hand_equals_layer(kind, engine):
+    """A layer is its cell applied step by step (forward and reverse directions, ragged), on each engine."""
+    cls, kw = {
+        "rnn_tanh": (rnnkit.RNN, {}),
+        "rnn_relu": (rnnkit.RNN, {"nonlinearity": "relu"}),
+        "lstm": (rnnkit.LSTM, {}),
+        "lstm_proj": (rnnkit.LSTM, {"proj_size": 3}),
+        "gru": (rnnkit.GRU, {}),
+    }[kind]
+    layer = cls(I, H, bidirectional=True, batch_first=True, engine=engine, **kw)
+    P = kw.get("proj_size") or H  # size of h_t (the output)
     cells = layer.cell_grid()[0]
     x = torch.randn(2, 5, I)
     lengths = [5, 3]
     out, hn = layer(x, lengths=lengths)
+    assert out.shape == (2, 5, 2 * P)
     for b, n in enumerate(lengths):
         for d, cell in enumerate(cells):
             state = None
             steps = range(n) if d == 0 else reversed(range(n))
             for t in steps:
                 h, state = cell(x[b, t], state)  # unbatched step
-                torch.testing.assert_close(out[b, t, d * H : (d + 1) * H], h, atol=1e-6, rtol=1e-6)
-            last = state[0] if isinstance(state, tuple) else state
-            h_n = hn[0] if isinstance(hn, tuple) else hn
-            torch.testing.assert_close(h_n[d, b], last, atol=1e-6, rtol=1e-6)
+                torch.testing.assert_close(out[b, t, d * P : (d + 1) * P], h, atol=1e-6, rtol=1e-6)
+            for s_layer, s_cell in zip(hn if isinstance(hn, tuple) else (hn,), state if isinstance(state, tuple) else (state,)):
+                torch.testing.assert_close(s_layer[d, b], s_cell, atol=1e-6, rtol=1e-6)
+        assert torch.count_nonzero(out[b, n:]) == 0
 
 
 def test_elman_docstring_maps_seed_names():
     doc = rnnkit.cells.elman.__doc__
-    for seed_name, param in [("W_xh", "weight_ih"), ("W_hh", "weight_hh"), ("b_h", "bias_ih + bias_hh")]:
-        assert seed_name in doc and param in doc
+    rows = {line.split()[0]: line for line in doc.splitlines() if line.strip() and line.split()[0] in
+            {"W_xh", "W_hh", "b_h", "W_hy", "b_y"}}
+    for seed_name, param in [("W_xh", "weight_ih"), ("W_hh", "weight_hh"), ("b_h", "bias_ih + bias_hh"),
+                             ("W_hy", "ElmanRNN.out.weight"), ("b_y", "ElmanRNN.out.bias")]:
+        assert seed_name in rows, f"{seed_name} has no row in the Elman docstring's table"
+        assert param in rows[seed_name], f"{seed_name} is not mapped to {param}: {rows[seed_name]!r}"
+    # and the names resolve to those parameters on the model
+    model = rnnkit.ElmanRNN(3, 5, 2)
+    assert model.W_xh is model.rnn.weight_ih_l0 and model.W_hh is model.rnn.weight_hh_l0
+    assert model.W_hy is model.out.weight and model.b_y is model.out.bias
+    torch.testing.assert_close(model.b_h, model.rnn.bias_ih_l0 + model.rnn.bias_hh_l0)
 
 
 def test_elman_rnn_equals_numpy_seed_equations():
@@ -124,3 +143,29 @@ def test_elman_rnn_relu_and_loop_engine_agree():
     b.load_state_dict(a.state_dict())
     x = torch.randn(6, 2, 3)
     torch.testing.assert_close(a(x)[0], b(x)[0])
+
+
+@pytest.mark.parametrize("engine", ["fused", "loop"])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_elman_rnn_outputs_are_zero_past_each_length(engine, batch_first):
+    """y_t past a sequence's end is 0 (not b_y), as the layer's outputs are; real steps are unchanged."""
+    model = rnnkit.ElmanRNN(3, 5, 2, batch_first=batch_first, engine=engine)
+    with torch.no_grad():
+        model.out.bias.fill_(0.5)  # a nonzero b_y, so the padding cannot be 0 by accident
+    lengths = [7, 2, 4]
+    x = torch.randn(3, 7, 3) if batch_first else torch.randn(7, 3, 3)
+    for lens in (lengths, torch.tensor(lengths), np.array(lengths)):
+        y, h = model(x, lengths=lens)
+        for b, n in enumerate(lengths):
+            y_b = y[b] if batch_first else y[:, b]
+            assert torch.count_nonzero(y_b[n:]) == 0
+            x_b = x[b : b + 1, :n] if batch_first else x[:n, b : b + 1]
+            y_alone, h_alone = model(x_b)
+            torch.testing.assert_close(y_b[:n], y_alone[0] if batch_first else y_alone[:, 0])
+            torch.testing.assert_close(h[:, b], h_alone[:, 0])
+    # gradients do not flow from the padded positions
+    x.requires_grad_(True)
+    y, _ = model(x, lengths=lengths)
+    y.sum().backward()
+    grad = x.grad[1] if batch_first else x.grad[:, 1]
+    assert torch.count_nonzero(grad[2:]) == 0
