@@ -18,7 +18,10 @@ picks the set-aside old folder. Single files go through :func:`atomic_write_byte
 in the same folder, flush, fsync, rename).
 
 Loading uses ``safetensors`` and ``json`` only. A file that is not what it claims (e.g. a pickle put
-where the training state belongs) is refused with a ``ValueError`` before any of it runs.
+where the training state belongs) is refused with a :class:`CheckpointError` (a ``ValueError``) before
+any of it runs. A damaged or truncated file raises a ``CheckpointError`` naming it, saying what to do
+and which intact checkpoint next to it (``best/``, ``last/``, or a copy set aside by an interrupted
+save) could be used instead.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import random
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 import torch
@@ -235,10 +238,10 @@ def load_model_weights(folder: PathLike, model: nn.Module, strict: bool = True) 
     _refuse_pickle(path)
     try:
         load_model(model, str(path), strict=strict)
-    except (RuntimeError, OSError, ValueError) as err:
-        if "safetensor" in type(err).__name__.lower() or "deserializ" in str(err).lower():
-            raise CheckpointError(f"{path} is not a valid safetensors file: {err}") from None
-        raise
+    except Exception as err:  # safetensors raises its own SafetensorError for a damaged file
+        if type(err).__name__ == "SafetensorError":
+            raise _damaged(path, str(err)) from None
+        raise  # e.g. the weights do not fit this model: torch's message says which
 
 
 def load_training_state(folder: PathLike) -> Dict[str, Any]:
@@ -252,11 +255,11 @@ def load_training_state(folder: PathLike) -> Dict[str, Any]:
     try:
         tensors = st_load(tpath.read_bytes())
     except Exception as err:  # safetensors raises its own error type
-        raise CheckpointError(f"{tpath} is not a valid safetensors file ({err}); refusing to load it") from None
+        raise _damaged(tpath, f"not a valid safetensors file: {err}") from None
     try:
         tree = json.loads(jpath.read_bytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{jpath} is not valid JSON ({err}); refusing to load it") from None
+        raise _damaged(jpath, f"not valid JSON: {err}") from None
     if not isinstance(tree, dict) or tree.get("format") != FORMAT_VERSION or "state" not in tree:
         raise CheckpointError(f"{jpath} is not a training state of format {FORMAT_VERSION}")
     return decode_tree(tree["state"], tensors)
@@ -280,4 +283,52 @@ def _refuse_pickle(path: Path) -> None:
             "unpickles checkpoint files (pickle can run arbitrary code), so it refuses to load it"
         )
     kind = "JSON" if path.suffix == ".json" else "safetensors"
-    raise CheckpointError(f"{path} is not a valid {kind} file; refusing to load it")
+    raise _damaged(path, f"not a valid {kind} file: its header is incomplete or missing")
+
+
+# ---- damaged files ---------------------------------------------------------------------------
+
+def _weights_whole(path: Path) -> bool:
+    """Whether a safetensors file is complete: its header parses and its tensors cover the file exactly."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 0 < n <= size - 8:
+                return False
+            header = json.loads(f.read(n))
+        ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"]
+        return 8 + n + max(ends, default=0) == size
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return False
+
+
+def intact_checkpoints_beside(folder: PathLike) -> List[Path]:
+    """Checkpoints next to ``folder`` whose weights are whole: ``best/`` or ``last/``, and set-aside copies."""
+    folder = Path(folder)
+    parent = folder.parent
+    candidates = [parent / name for name in ("best", "last")]
+    for name in ("last", "best"):
+        candidates += sorted(parent.glob(f".{name}.old-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return [c for c in candidates if c != folder and c.is_dir() and _weights_whole(c / MODEL_FILE)]
+
+
+def _damaged(path: Path, detail: str) -> CheckpointError:
+    folder = path.parent
+    good = intact_checkpoints_beside(folder)
+    if good:
+        notes = []
+        if any(g.name == "best" for g in good):
+            notes.append("best/ holds the best validated weights, not an exact resume point")
+        if any(g.name == "last" for g in good):
+            notes.append("last/ is the latest training checkpoint")
+        if any(g.name.startswith(".") for g in good):
+            notes.append(f"a hidden .old- folder is the checkpoint from before an interrupted save: rename it to "
+                         f"{folder.name}/ to resume from there")
+        hint = f"Intact checkpoints next to it: {', '.join(str(g) for g in good)} ({'; '.join(notes)}). Or "
+    else:
+        hint = "No intact checkpoint was found next to it; "
+    return CheckpointError(
+        f"{path} is damaged or truncated ({detail}), so it cannot be loaded (was the disk full, or the copy cut "
+        f"short?). {hint}delete {folder} to start a fresh run."
+    )

@@ -139,3 +139,62 @@ def test_trainer_writes_model_folder_best_and_last(tmp_path):
     assert [r["step"] for r in t.history] == [3, 6]
     rows = (tmp_path / "train_log.csv").read_text().splitlines()
     assert rows[0] == "step,epoch,loss,lr,grad_norm,grad_norm_max,grad_norm_mean,throughput,skipped" and len(rows) == 4
+
+
+def _truncate(path, keep):
+    data = path.read_bytes()
+    path.write_bytes(data[:keep(len(data))])
+
+
+@pytest.mark.parametrize("cut", ["tensors", "header"])
+def test_truncated_weights_name_the_file_and_a_good_previous_checkpoint(tmp_path, cut):
+    model = Regressor()
+    save_checkpoint(tmp_path / "best", model, {"step": 1})
+    save_checkpoint(tmp_path / "last", model, {"step": 2})
+    victim = tmp_path / "last" / ckpt.MODEL_FILE
+    _truncate(victim, (lambda n: n - 10) if cut == "tensors" else (lambda n: 20))
+    with pytest.raises(CheckpointError) as err:
+        load_model_weights(tmp_path / "last", Regressor())
+    msg = str(err.value)
+    assert str(victim) in msg and "damaged or truncated" in msg
+    assert str(tmp_path / "best") in msg  # a good checkpoint to fall back to
+
+
+def test_truncated_weights_without_a_fallback_say_what_to_do(tmp_path):
+    save_checkpoint(tmp_path / "last", Regressor(), {"step": 2})
+    _truncate(tmp_path / "last" / ckpt.MODEL_FILE, lambda n: n - 10)
+    with pytest.raises(CheckpointError, match="delete .*last.* to start a fresh run") as err:
+        load_model_weights(tmp_path / "last", Regressor())
+    assert "best" not in str(err.value)
+
+
+def test_damaged_best_or_set_aside_copy_is_not_offered(tmp_path):
+    model = Regressor()
+    save_checkpoint(tmp_path / "best", model, {"step": 1})
+    save_checkpoint(tmp_path / "last", model, {"step": 2})
+    save_checkpoint(tmp_path / "old", model, {"step": 1})
+    (tmp_path / "old").rename(tmp_path / ".last.old-1-abc")  # a save interrupted between its renames
+    _truncate(tmp_path / "best" / ckpt.MODEL_FILE, lambda n: n - 4)
+    _truncate(tmp_path / "last" / ckpt.MODEL_FILE, lambda n: n - 4)
+    with pytest.raises(CheckpointError) as err:
+        load_model_weights(tmp_path / "last", Regressor())
+    msg = str(err.value)
+    assert ".last.old-1-abc" in msg and str(tmp_path / "best") not in msg
+
+
+def test_trainer_resume_from_truncated_weights_raises_checkpoint_error(tmp_path):
+    cfg = dict(max_steps=4, batch_size=8, val_every=2, out_dir=str(tmp_path), log_every=100, progress=False)
+    Trainer(Regressor(), TrainConfig(**cfg), step_fn=mse_step).fit(SeqDataset(), SeqDataset(n=8, seed=1))
+    _truncate(tmp_path / "last" / ckpt.MODEL_FILE, lambda n: n // 2)
+    with pytest.raises(CheckpointError, match="best"):
+        Trainer(Regressor(), TrainConfig(**cfg, resume=True), step_fn=mse_step).fit(SeqDataset(),
+                                                                                    SeqDataset(n=8, seed=1))
+
+
+def test_truncated_training_state_names_the_file(tmp_path):
+    save_checkpoint(tmp_path / "last", Regressor(), {"step": 2, "t": torch.ones(100)})
+    victim = tmp_path / "last" / ckpt.STATE_TENSORS
+    _truncate(victim, lambda n: n - 10)
+    with pytest.raises(CheckpointError, match="damaged or truncated") as err:
+        load_training_state(tmp_path / "last")
+    assert str(victim) in str(err.value)
