@@ -18,6 +18,7 @@ own ``training_step`` method is used with the same signature minus ``model``.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 import time
@@ -170,6 +171,12 @@ class Trainer:
         cfg = self.config
         self._setup(train_data)
         self.val_source = None if val_data is None else self._as_source(val_data, train=False)
+        if self.val_source is None:
+            for name, value in (("val_every", cfg.val_every), ("early_stopping_patience", cfg.early_stopping_patience),
+                                ("schedule", "plateau" if cfg.schedule == "plateau" else None)):
+                if value is not None:
+                    warnings.warn(f"{name}={value!r} is set but no validation data was given to fit(): it has no "
+                                  "effect", UserWarning, stacklevel=2)
         out = Path(cfg.out_dir) if cfg.out_dir is not None else None
         resumed_at = self._maybe_resume(out) if cfg.resume else None
         self._open_logs(out, resumed_at)
@@ -352,11 +359,18 @@ class Trainer:
         if self._tb is not None:
             self._tb.log(row, self.step, "val")
         if cfg.monitor not in metrics:
-            raise ValueError(f"monitor={cfg.monitor!r} is not among the validation metrics {sorted(metrics)}")
+            self.save_last()  # keep the updates done so far: fix the name and resume
+            saved = "" if out is None else f"; the run so far is saved in {out / 'last'}: fix the name and resume"
+            raise ValueError(f"monitor={cfg.monitor!r} is not among the validation metrics {sorted(metrics)}{saved}")
         value = metrics[cfg.monitor]
+        finite = math.isfinite(value)
+        if not finite:
+            warnings.warn(f"step {self.step}: validation {cfg.monitor} = {value} is not finite; it is logged but "
+                          "never counts as an improvement (best/ is kept)", RuntimeWarning, stacklevel=2)
         if cfg.schedule == "plateau":
-            self.scheduler.step(value)
-        better = self.best is None or (value < self.best if cfg.monitor_mode == "min" else value > self.best)
+            self.scheduler.step(value)  # NaN compares as no improvement there too
+        better = finite and (self.best is None
+                             or (value < self.best if cfg.monitor_mode == "min" else value > self.best))
         if better:
             self.best, self.bad_validations = value, 0
             if out is not None:

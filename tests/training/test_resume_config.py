@@ -51,8 +51,8 @@ def test_safe_fields_may_change_on_resume(tmp_path):
     _fit(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # not even a warning
-        t = _fit(tmp_path, resume=True, max_steps=6, time_budget=600.0, log_every=1, checkpoint_every=3,
-                 val_every=5, clip_norm=0.5, progress=False)
+        t = _fit(tmp_path, val=SeqDataset(n=4, seed=2), resume=True, max_steps=6, time_budget=600.0, log_every=1,
+                 checkpoint_every=3, val_every=5, clip_norm=0.5, progress=False)
     assert t.step == 6 and t.config.clip_norm == 0.5
     assert {"max_steps", "time_budget", "log_every", "checkpoint_every", "val_every"} <= set(RESUME_MAY_CHANGE)
 
