@@ -54,12 +54,12 @@ class TrainConfig:
     optimizer: str = "adamw"  # one of adam, adamw, sgd, rmsprop, adagrad
     lr: float = 1e-3  # peak learning rate (after warmup)
     weight_decay: float = 0.0  # L2 (adam, sgd, rmsprop, adagrad) or decoupled decay (adamw)
-    momentum: float = 0.9  # for sgd and rmsprop; 0 turns it off
+    momentum: float = 0.9  # for sgd and rmsprop, in [0, 1); 0 turns it off
     betas: Tuple[float, float] = (0.9, 0.999)  # Adam's moment decay rates
     eps: float = 1e-8  # Adam/RMSprop/Adagrad denominator guard
     # ---- learning-rate schedule --------------------------------------------------------------
     schedule: str = "constant"  # constant, step, cosine (with warmup) or plateau (reduce on plateau)
-    warmup_steps: int = 0  # linear warmup from lr/(warmup+1) to lr; not with "plateau"
+    warmup_steps: int = 0  # linear warmup from lr/(warmup+1) to lr, <= max_steps; not with "plateau"
     step_size: int = 1000  # "step": multiply the lr by gamma every step_size updates
     gamma: float = 0.1  # "step": the factor
     min_lr_ratio: float = 0.0  # "cosine": the floor, as a fraction of lr, reached at max_steps
@@ -112,7 +112,10 @@ class TrainConfig:
         _choice(self, "accelerator", ("auto", "cpu", "cuda"))
         _positive_float(self, "lr")
         _non_negative_float(self, "weight_decay")
-        _non_negative_float(self, "momentum")
+        m = self.momentum
+        if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 <= m < 1:  # NaN fails too
+            raise ValueError(f"momentum must be in [0, 1), got {m!r}")
+        self.momentum = float(m)
         _positive_float(self, "eps")
         betas = self.betas
         if (not isinstance(betas, (tuple, list)) or len(betas) != 2
@@ -120,6 +123,9 @@ class TrainConfig:
             raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
         self.betas = (float(betas[0]), float(betas[1]))
         _non_negative_int(self, "warmup_steps")
+        if self.warmup_steps > self.max_steps:
+            raise ValueError(f"warmup_steps={self.warmup_steps} must be <= max_steps={self.max_steps}: the warmup "
+                             "would never end")
         if self.schedule == "plateau" and self.warmup_steps:
             raise ValueError(f"warmup_steps must be 0 with schedule='plateau', got {self.warmup_steps}")
         _positive_int(self, "step_size")

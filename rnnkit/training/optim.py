@@ -13,7 +13,13 @@ Schedules give the learning rate after ``s`` completed updates as ``lr_s = lr * 
   (Time makes such a run resumable but not bitwise reproducible.)
 * plateau:  ``torch.optim.lr_scheduler.ReduceLROnPlateau``: the lr is multiplied by
   ``plateau_factor`` after ``plateau_patience`` validations without improvement of the monitored
-  metric. It is stepped after each validation, not after each update.
+  metric. It is stepped after each validation, not after each update (a non-finite metric counts as
+  no improvement).
+
+``s`` counts *applied* optimizer updates: the Trainer steps the schedule exactly when it steps the
+optimizer. A skipped update (non-finite loss or gradient, see ``nan_guard``) steps neither, so after
+``n`` skipped updates the schedule is ``n`` behind ``Trainer.step`` (a cosine then ends ``n`` updates
+short of its floor).
 """
 
 from __future__ import annotations

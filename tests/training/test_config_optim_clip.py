@@ -136,3 +136,39 @@ def test_time_budget_stops_the_run_and_is_validated():
     trainer = Trainer(model, TrainConfig(max_steps=10**9, time_budget=0.3, batch_size=8, progress=False), step_fn=step)
     trainer.fit(data)
     assert 0 < trainer.step < 10**9 and 0.3 <= trainer.train_seconds < 5.0
+
+
+@pytest.mark.parametrize("value", [1.0, 1.5, -0.1])
+def test_momentum_must_be_in_0_1(value):
+    with pytest.raises(ValueError, match=rf"momentum must be in \[0, 1\), got {value!r}"):
+        TrainConfig(momentum=value)
+    assert TrainConfig(momentum=0.0).momentum == 0.0 and TrainConfig(momentum=0.99).momentum == 0.99
+
+
+def test_warmup_must_fit_in_the_run():
+    with pytest.raises(ValueError, match="warmup_steps=200 must be <= max_steps=100"):
+        TrainConfig(warmup_steps=200, max_steps=100)
+    assert TrainConfig(warmup_steps=100, max_steps=100).warmup_steps == 100
+
+
+def test_the_schedule_follows_applied_updates_and_skips_with_the_optimizer():
+    """A skipped (non-finite) update steps neither the optimizer nor the schedule."""
+    from rnnkit.training import NonFiniteWarning, Trainer
+    from training_helpers import Regressor, SeqDataset, mse_step
+
+    lrs = {}
+    trainer = None
+
+    def step(m, batch):
+        loss = mse_step(m, batch)
+        return loss * float("nan") if trainer.step == 1 else loss  # the 2nd update is skipped
+
+    cfg = TrainConfig(max_steps=6, batch_size=4, lr=1.0, optimizer="sgd", momentum=0.0, warmup_steps=4,
+                      log_every=100, progress=False)
+    trainer = Trainer(Regressor(), cfg, step_fn=step,
+                      callbacks=[lambda t: lrs.__setitem__(t.step, t.optimizer.param_groups[0]["lr"])])
+    with pytest.warns(NonFiniteWarning):
+        trainer.fit(SeqDataset())
+    # warmup (s + 1) / 5 over s = applied updates: 1, 1 (skipped), 2, 3, 4, 5
+    assert [lrs[i] for i in range(1, 7)] == pytest.approx([0.4, 0.4, 0.6, 0.8, 1.0, 1.0])
+    assert trainer.scheduler.last_epoch == trainer.step - trainer.guard.total == 5
