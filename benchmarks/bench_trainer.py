@@ -3,8 +3,10 @@
 An rnnkit.LSTM character-level LM (embedding 64, LSTM 1x256, B=32, TBPTT 64, Adam, clip 1.0):
 the bare loop is min-char-rnn's (carry the state, detach, forward, loss, backward, clip, step,
 zero_grad); the Trainer runs the same updates through ``Trainer.fit`` (no out_dir, no progress bar,
-log_every=50). The two are interleaved in one process, ``--repeats`` rounds of ``--steps`` updates
-each, and the ratio of the medians is printed (target <= 1.05).
+log_every=50). Both are warmed up first, then interleaved in one process: ``--repeats`` rounds of
+``--steps`` updates each, the order alternating from round to round (bare first, then Trainer first)
+so drift in the machine's speed falls on both; the ratio of the medians is printed (target <= 1.05)
+with the per-round ratios and the thread count.
 
     OMP_NUM_THREADS=2 python benchmarks/bench_trainer.py
 """
@@ -73,22 +75,27 @@ def trainer(model, tokens, steps):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=8)
+    ap.add_argument("--warmup", type=int, default=5, help="updates of each loop before timing")
     args = ap.parse_args()
     tokens = torch.randint(0, V, (B, args.steps * K + 1), generator=torch.Generator().manual_seed(0))
     torch.manual_seed(0)
     warm = CharLM()
-    bare(warm, tokens, 3)
-    trainer(warm, tokens, 3)
-    tb, tt = [], []
-    for _ in range(args.repeats):
-        torch.manual_seed(0)
-        tb.append(bare(CharLM(), tokens, args.steps))
-        torch.manual_seed(0)
-        tt.append(trainer(CharLM(), tokens, args.steps))
-    mb, mt = statistics.median(tb), statistics.median(tt)
+    bare(warm, tokens, args.warmup)
+    trainer(warm, tokens, args.warmup)
+    times = {"bare": [], "trainer": []}
+    runs = {"bare": bare, "trainer": trainer}
+    for r in range(args.repeats):
+        for name in (("bare", "trainer") if r % 2 == 0 else ("trainer", "bare")):
+            torch.manual_seed(0)
+            times[name].append(runs[name](CharLM(), tokens, args.steps))
+    mb, mt = statistics.median(times["bare"]), statistics.median(times["trainer"])
+    rounds = [t / b for b, t in zip(times["bare"], times["trainer"])]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.repeats} rounds of {args.steps} "
+          f"updates (B={B}, k={K}, H={H})")
     print(f"bare loop: median {mb * 1e3 / args.steps:.2f} ms/update; Trainer: {mt * 1e3 / args.steps:.2f} ms/update")
-    print(f"Trainer / bare = {mt / mb:.3f}")
+    print(f"per-round Trainer/bare: {' '.join(f'{x:.3f}' for x in rounds)}")
+    print(f"Trainer / bare (ratio of medians) = {mt / mb:.3f}")
 
 
 if __name__ == "__main__":
