@@ -10,7 +10,8 @@ Levels:
 * ``"word"`` -- words (``\\w+``), single punctuation marks and newlines are tokens. Decoding joins
   tokens with single spaces (newlines kept), so it does not restore the original spacing.
 * ``"bpe"`` -- byte-level byte-pair encoding trained on the corpus with the optional ``tokenizers``
-  package (``pip install tokenizers``). Byte-level BPE covers every string, so no token is unknown.
+  package (``pip install 'rnnkit[bpe]'``; without it :class:`MissingOptionalDependency` says so).
+  Byte-level BPE covers every string, so no token is unknown.
 
 Unknown-token policy (what :meth:`Vocabulary.encode` does with a symbol that has no id):
 
@@ -63,13 +64,17 @@ def _describe_unknown(counts: Counter, limit: int = 10) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
+class MissingOptionalDependency(ImportError):
+    """An optional package that a feature needs is not installed; the message says how to install it."""
+
+
 def _import_tokenizers():
     try:
         import tokenizers  # noqa: F401
     except ImportError:
-        raise ImportError(
-            "level='bpe' needs the optional 'tokenizers' package (pip install tokenizers); "
-            "use level='char' or level='word' without it"
+        raise MissingOptionalDependency(
+            "BPE vocabularies (level 'bpe') need the optional 'tokenizers' package: "
+            "pip install 'rnnkit[bpe]' (or pip install tokenizers); the 'char' and 'word' levels need nothing extra"
         ) from None
     return tokenizers
 
@@ -335,7 +340,10 @@ class Vocabulary:
             tk = _import_tokenizers()
             if "tokenizer" not in d:
                 raise ValueError("a 'bpe' vocabulary JSON needs its 'tokenizer' field")
-            tokenizer = tk.Tokenizer.from_str(json.dumps(d["tokenizer"]))
+            try:
+                tokenizer = tk.Tokenizer.from_str(json.dumps(d["tokenizer"]))
+            except Exception as err:  # noqa: BLE001 -- tokenizers raises a bare Exception for a bad tokenizer
+                raise ValueError(f"the BPE tokenizer in the vocabulary cannot be read: {err}") from None
             vocab = cls._from_tokenizer(tokenizer, d["specials"], d["unknown"])
             if vocab._tokens[len(vocab.specials):] != list(d["symbols"]):
                 raise ValueError("the BPE tokenizer's tokens do not match the saved symbols")
@@ -360,12 +368,12 @@ class Vocabulary:
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"vocabulary file {path!r} does not exist")
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
         try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
             return cls.from_json(text)
-        except (ValueError, TypeError) as err:
-            raise type(err)(f"{path!r}: {err}") from None
+        except (ValueError, TypeError) as err:  # a bad file (UnicodeDecodeError included), not a bad call
+            raise ValueError(f"{path!r} is not a readable vocabulary: {err}") from None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Vocabulary):

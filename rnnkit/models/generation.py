@@ -50,13 +50,14 @@ def _make_generator(seed: Optional[int], generator: Optional[torch.Generator], d
     if seed is not None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, got {seed!r} of type {type(seed).__name__}")
+        if seed < 0:
+            raise ValueError(f"seed must be an int >= 0, got {seed!r}")
         return torch.Generator(device=device).manual_seed(seed)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     return generator
 
 
-@torch.no_grad()
 def stream_generate(
     model: LanguageModel,
     prompt_ids: PromptLike,
@@ -73,6 +74,9 @@ def stream_generate(
 ) -> Iterator[Union[int, Tensor]]:
     """Yield ``length`` new token ids one at a time, carrying the state (constant memory).
 
+    Every argument is checked when this is called, before the first id is asked for, so a bad
+    value raises here rather than halfway through a printed sample.
+
     Args:
         model: a :class:`LanguageModel`; it runs in eval mode while generating (its mode is
             restored when the iterator finishes or is closed).
@@ -80,7 +84,7 @@ def stream_generate(
             ``(B,)`` tensors (B samples in parallel).
         length: how many tokens to generate (>= 0).
         temperature, top_k, top_p: see :func:`~rnnkit.models.sampling.sample_next`.
-        seed: seeds a fresh ``torch.Generator`` (reproducible); or pass ``generator`` yourself.
+        seed: an int >= 0 that seeds a fresh ``torch.Generator`` (reproducible); or pass ``generator``.
         condition: ``(B, condition_size)`` for a conditioned model (sets the initial state).
         state: continue from this state instead of starting a sequence.
         suppress_ids: ids that are never generated.
@@ -99,7 +103,12 @@ def stream_generate(
     if len(suppress) == vocab_size:
         raise ValueError(f"suppress_ids bans all {vocab_size} ids; nothing could be generated")
     suppress_t = torch.tensor(suppress, dtype=torch.long, device=device)
+    return _steps(model, tokens, batched, length, temperature, top_k, top_p, gen, condition, state, suppress_t)
 
+
+@torch.no_grad()
+def _steps(model, tokens, batched, length, temperature, top_k, top_p, gen, condition, state, suppress_t):
+    """The generation loop of :func:`stream_generate`, its arguments already checked."""
     was_training = model.training
     model.eval()
     try:
@@ -108,7 +117,7 @@ def stream_generate(
         logits, state = model(tokens, state, condition)  # prime with the whole prompt at once
         last = logits[:, -1]  # (B, V)
         for i in range(length):
-            if suppress:
+            if suppress_t.numel():
                 last = last.index_fill(-1, suppress_t, float("-inf"))
             nxt = sample_next(last, temperature, top_k, top_p, gen)  # (B,)
             yield nxt if batched else int(nxt)
@@ -149,24 +158,25 @@ def generate(
 
 
 class _IncrementalDecoder:
-    """Turn ids into text pieces as they arrive, for each vocabulary level.
+    """Turn ids into text pieces as they arrive, for each vocabulary level, continuing ``after``.
 
-    char: one character per id. word: a space before every word but after a newline. bpe: ids are
-    held back while they end inside a multi-byte UTF-8 character.
+    char: one character per id. word: a space before every word, except at the start of a line or
+    right after whitespace, so ``after + pieces`` reads as one text. bpe: byte-level tokens carry
+    their own spaces; ids are held back while they end inside a multi-byte UTF-8 character.
     """
 
-    def __init__(self, vocab: Vocabulary) -> None:
+    def __init__(self, vocab: Vocabulary, after: str = "") -> None:
         self.vocab = vocab
         self.pending: List[int] = []
-        self.at_line_start = True
+        self.at_boundary = not after or after[-1].isspace()  # word level: no space needed before the next word
 
     def push(self, i: int) -> str:
         if self.vocab.level == "char":
             return self.vocab.decode([i])
         if self.vocab.level == "word":
             tok = self.vocab.decode([i])
-            piece = tok if (tok == "\n" or self.at_line_start) else " " + tok
-            self.at_line_start = tok == "\n"
+            piece = tok if (tok == "\n" or self.at_boundary) else " " + tok
+            self.at_boundary = tok == "\n"
             return piece
         self.pending.append(i)
         text = self.vocab.decode(self.pending)
@@ -199,7 +209,12 @@ def stream_text(
 
     The prompt is encoded with ``vocab`` (default: ``model.vocab``) under its unknown-token policy
     (override with ``unknown``): ``"replace"`` maps unknown characters to ``<unk>`` and warns naming
-    them. With ``suppress_specials`` no special token (``<unk>``) is generated.
+    them. With ``suppress_specials`` no special token (``<unk>``) is generated. The pieces continue
+    the prompt: ``prompt + "".join(pieces)`` reads as one text (at word level the first piece starts
+    with a space unless the prompt ends in whitespace).
+
+    The arguments are checked and the prompt encoded (with its warning) when this is called, before
+    the first piece is asked for.
     """
     vocab = vocab if vocab is not None else model.vocab
     if not isinstance(vocab, Vocabulary):
@@ -211,11 +226,15 @@ def stream_text(
     ids = vocab.encode(prompt, unknown=unknown)
     if not ids:
         raise ValueError(f"the prompt {prompt!r} encodes to no tokens (all unknown and skipped)")
-    decoder = _IncrementalDecoder(vocab)
-    for i in stream_generate(
+    steps = stream_generate(
         model, ids, length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
         condition=condition, suppress_ids=vocab.special_ids if suppress_specials else (),
-    ):
+    )
+    return _pieces(steps, _IncrementalDecoder(vocab, after=prompt))
+
+
+def _pieces(steps: Iterator[int], decoder: _IncrementalDecoder) -> Iterator[str]:
+    for i in steps:
         piece = decoder.push(i)
         if piece:
             yield piece
@@ -225,6 +244,7 @@ def stream_text(
 
 
 def generate_text(model: LanguageModel, prompt: str, length: int, **options) -> str:
-    """The text of :func:`stream_text` joined: ``length`` generated tokens after ``prompt``
-    (the prompt itself is not included). Takes the same keyword options."""
+    """The text of :func:`stream_text` joined: ``length`` generated tokens after ``prompt``. The
+    prompt itself is not included, and ``prompt + generate_text(...)`` reads as one text. Takes the
+    same keyword options."""
     return "".join(stream_text(model, prompt, length, **options))

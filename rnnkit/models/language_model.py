@@ -31,6 +31,7 @@ from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import Tensor, nn
@@ -256,7 +257,11 @@ class LanguageModel(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: PathLike, map_location: Union[str, torch.device] = "cpu") -> "LanguageModel":
         """Rebuild a model saved by :meth:`save_pretrained` (no pickle is read). Loads
-        ``vocab.json`` into :attr:`vocab` when present. The model is returned in eval mode."""
+        ``vocab.json`` into :attr:`vocab` when present. The model is returned in eval mode.
+
+        A missing folder or file raises ``FileNotFoundError``; a file that cannot be read as what it
+        should be (invalid JSON, a truncated or corrupt ``model.safetensors``, weights that do not fit
+        the config) raises ``ValueError`` naming the file."""
         d = Path(os.fspath(directory))
         if not d.is_dir():
             raise FileNotFoundError(f"model folder {str(d)!r} does not exist")
@@ -274,18 +279,26 @@ class LanguageModel(nn.Module):
         raw = {k: v for k, v in raw.items() if k != "model_type"}
         try:
             config = LanguageModelConfig.from_dict(raw)
-        except (TypeError, ValueError) as err:
-            raise type(err)(f"{str(config_path)!r}: {err}") from None
-        vocab = Vocabulary.load(d / VOCAB_NAME) if (d / VOCAB_NAME).is_file() else None
-        model = cls(config, vocab)
-        tensors = load_safetensors(weights_path.read_bytes())
+        except (TypeError, ValueError) as err:  # a bad file, not a bad call: always a ValueError
+            raise ValueError(f"{str(config_path)!r}: {err}") from None
+        try:
+            vocab = Vocabulary.load(d / VOCAB_NAME) if (d / VOCAB_NAME).is_file() else None
+            model = cls(config, vocab)
+        except (TypeError, RuntimeError) as err:
+            raise ValueError(f"cannot build the model saved in {str(d)!r}: {err}") from None
+        try:
+            tensors = load_safetensors(weights_path.read_bytes())
+        except (SafetensorError, RuntimeError, ValueError) as err:
+            raise ValueError(
+                f"{str(weights_path)!r} is not a readable safetensors file (truncated or corrupt?): {err}"
+            ) from None
         if config.tie_weights:  # one shared matrix, stored under either name (safetensors' save_model may keep either)
             shared = tensors.get("embedding.weight", tensors.get("decoder.weight"))
             if shared is not None:
                 tensors["embedding.weight"] = tensors["decoder.weight"] = shared
         try:
             model.load_state_dict(tensors, strict=True)
-        except RuntimeError as err:
+        except (RuntimeError, TypeError) as err:
             raise ValueError(f"{str(weights_path)!r} does not match {str(config_path)!r}: {err}") from None
         return model.to(map_location).eval()
 

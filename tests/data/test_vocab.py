@@ -1,6 +1,7 @@
 """Vocabulary: levels, special tokens, the unknown-token policy, JSON round trips, errors."""
 
 import json
+import sys
 import warnings
 
 import pytest
@@ -157,7 +158,10 @@ def test_from_json_errors(tmp_path):
         Vocabulary.from_json(json.dumps({"format": "rnnkit.vocabulary", "version": 1, "level": "char", "unknown": "replace", "specials": []}))
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]", encoding="utf-8")
-    with pytest.raises(TypeError, match="bad.json.*JSON object, got list"):
+    with pytest.raises(ValueError, match="bad.json' is not a readable vocabulary: a vocabulary is a JSON object, got list"):
+        Vocabulary.load(bad)
+    bad.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ValueError, match="bad.json' is not a readable vocabulary"):  # not UTF-8
         Vocabulary.load(bad)
     with pytest.raises(FileNotFoundError, match="missing.json"):
         Vocabulary.load(tmp_path / "missing.json")
@@ -176,3 +180,21 @@ def test_bpe_level_round_trips_and_serialises(tmp_path):
     v.save(path)
     w = Vocabulary.load(path)
     assert w == v and w.encode("the rat") == v.encode("the rat")
+
+
+def test_bpe_without_the_tokenizers_package_says_how_to_install_it(monkeypatch):
+    from rnnkit.data.vocab import MissingOptionalDependency
+
+    monkeypatch.setitem(sys.modules, "tokenizers", None)  # import tokenizers now raises ImportError
+    with pytest.raises(MissingOptionalDependency, match=r"pip install 'rnnkit\[bpe\]'"):
+        Vocabulary.from_text("some text\n", level="bpe")
+    assert issubclass(MissingOptionalDependency, ImportError)
+
+
+def test_a_broken_bpe_tokenizer_in_the_json_is_a_value_error(tmp_path):
+    pytest.importorskip("tokenizers")
+    v = Vocabulary.from_text("the cat sat on the mat\n" * 20, level="bpe", max_size=280)
+    d = v.to_dict()
+    d["tokenizer"] = {"model": {"type": "nonsense"}}
+    with pytest.raises(ValueError, match="the BPE tokenizer in the vocabulary cannot be read"):
+        Vocabulary.from_dict(d)

@@ -173,6 +173,44 @@ def test_stream_text_word_level_spacing():
     assert "  " not in text and " \n" not in text and "\n " not in text
 
 
+@pytest.mark.parametrize("level", ["char", "word", "bpe"])
+@pytest.mark.parametrize("prompt", ["the cat", "the cat ", "the cat\n", "the"])
+def test_the_continuation_joins_the_prompt_at_every_level(level, prompt):
+    """``prompt + generate_text(...)`` is the text of prompt ids + generated ids: nothing lost or added at the seam."""
+    if level == "bpe":
+        pytest.importorskip("tokenizers")
+    text = "the cat sat on the mat .\nthe dog ate the rat .\n" * 20
+    vocab = Vocabulary.from_text(text, level=level, **({"max_size": 300} if level == "bpe" else {}))
+    m = tiny(vocab_size=len(vocab))
+    ids = vocab.encode(prompt)
+    new = generate(m, ids, 12, seed=0, suppress_ids=vocab.special_ids)
+    continuation = generate_text(m, prompt, 12, vocab=vocab, seed=0)
+    whole = vocab.decode(ids + new)
+    if level == "word":  # words are joined by one space; a prompt's own trailing space stands in for it
+        assert (prompt + continuation).replace(" \n", "\n") == whole.replace(" \n", "\n")
+        assert "  " not in prompt + continuation
+        if prompt == "the cat":
+            assert continuation.startswith(" ") or continuation.startswith("\n")
+    else:
+        assert prompt + continuation == whole
+
+
+def test_arguments_are_checked_when_called_not_when_first_iterated():
+    m = tiny()
+    with pytest.raises(ValueError, match="temperature must be"):
+        stream_generate(m, [1], 3, temperature=-1)  # no next(): the call itself raises
+    with pytest.raises(ValueError, match="seed must be an int >= 0, got -1"):
+        stream_generate(m, [1], 3, seed=-1)
+    vocab = Vocabulary.from_text("abcdefghij")
+    with pytest.raises(ValueError, match="top_p must be"):
+        stream_text(m, "ab", 3, vocab=vocab, top_p=2)
+    with pytest.raises(ValueError, match="length must be an int >= 0"):
+        stream_text(m, "ab", -1, vocab=vocab)
+    with pytest.warns(UnknownTokenWarning, match="'Z'"):
+        pieces = stream_text(m, "aZ", 3, vocab=vocab, seed=0)  # the prompt is encoded (and warned about) now
+    assert len("".join(pieces)) == 3
+
+
 def test_incremental_bpe_decoding_never_splits_a_character():
     pytest.importorskip("tokenizers")
     vocab = Vocabulary.from_text("plain ascii text only\n" * 30, level="bpe", max_size=280)

@@ -265,9 +265,33 @@ def test_from_pretrained_errors(tmp_path):
     cfg_path.write_text(json.dumps({**json.loads(good), "hidden_size": 9}))
     with pytest.raises(ValueError, match="model.safetensors' does not match"):
         LanguageModel.from_pretrained(tmp_path)
+    cfg_path.write_text(json.dumps({**json.loads(good), "hidden_size": "16"}))  # a bad file, not a bad call
+    with pytest.raises(ValueError, match="config.json'.*hidden_size must be an int"):
+        LanguageModel.from_pretrained(tmp_path)
     (tmp_path / "file").write_text("x")
     with pytest.raises(NotADirectoryError, match="needs a folder"):
         m.save_pretrained(tmp_path / "file")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda b: b[: len(b) // 2], lambda b: b[:5], lambda b: b"\x00" * 64, lambda b: b""],
+    ids=["truncated", "cut-in-header", "zeros", "empty"],
+)
+def test_corrupt_weights_raise_a_value_error_naming_the_file(tmp_path, damage):
+    tiny().save_pretrained(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(damage(weights.read_bytes()))
+    with pytest.raises(ValueError, match=r"model.safetensors' is not a readable safetensors file \(truncated or corrupt"):
+        LanguageModel.from_pretrained(tmp_path)
+
+
+def test_a_corrupt_vocabulary_raises_a_value_error(tmp_path):
+    m = tiny()
+    m.save_pretrained(tmp_path)
+    (tmp_path / "vocab.json").write_bytes(b"\xff\xfe not utf-8")
+    with pytest.raises(ValueError, match="vocab.json' is not a readable vocabulary"):
+        LanguageModel.from_pretrained(tmp_path)
 
 
 def test_tied_weights_load_from_either_stored_name(tmp_path):
