@@ -2,7 +2,7 @@
 
     rnnkit train lm [--text FILE] --out DIR [options]   train a language model (TBPTT)
     rnnkit generate DIR --prompt TEXT --length N         sample from it, printing as it goes
-    rnnkit evaluate DIR --text FILE                      loss, bits per token, perplexity
+    rnnkit evaluate DIR [--text FILE]                    loss, bits per character, perplexity
     rnnkit train forecast [--csv FILE --time-col C --target A[,B]] --horizon H --out DIR
     rnnkit forecast DIR [--csv FILE] --horizon H --out preds.csv
     rnnkit backtest DIR | --csv FILE ...                 rnnkit against naive, seasonal naive, ETS, ARIMA
@@ -15,11 +15,15 @@ non-zero exit status, not a traceback.
 from __future__ import annotations
 
 import functools
+import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from .data.vocab import MissingOptionalDependency
 
 app = typer.Typer(
     help="rnnkit: recurrent neural networks from a text file or a CSV to a trained model.",
@@ -30,26 +34,63 @@ train_app = typer.Typer(help="Train a model.", no_args_is_help=True, rich_markup
 app.add_typer(train_app, name="train")
 
 EXIT_USAGE = 2
+# Errors a user causes (a bad value, a missing or unreadable file, an optional package not
+# installed): one ``error:`` line. Anything else is a bug in rnnkit and keeps its traceback.
+# (UnicodeError is a ValueError; set RNNKIT_DEBUG=1 to see the traceback of any error.)
+USER_ERRORS = (ValueError, OSError, MissingOptionalDependency)
+# The forecasting verbs' readers also report bad CSV content as TypeError and missing entries as
+# KeyError, so those verbs treat them as user errors too.
+FORECAST_USER_ERRORS = USER_ERRORS + (TypeError, KeyError)
 
 
-def friendly(fn):
-    """Turn the library's errors into one ``error: ...`` line and exit status 2."""
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split()) if "\n" in str(message) else str(message)
+
+
+def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    typer.echo(f"warning: {_one_line(message)}", err=True)  # no source path or line: the user did not write it
+
+
+def friendly(fn=None, *, expected=USER_ERRORS):
+    """Turn the user errors in ``expected`` into one ``error: ...`` line and exit status 2, and
+    print warnings as one ``warning: ...`` line each; other exceptions keep their traceback."""
+    if fn is None:
+        return functools.partial(friendly, expected=expected)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        shown = warnings.showwarning
+        warnings.showwarning = _print_warning
         try:
             return fn(*args, **kwargs)
-        except (ValueError, TypeError, OSError, UnicodeError, KeyError) as err:
+        except BrokenPipeError:  # the reader went away (`rnnkit generate ... | head`): stop quietly
+            _silence_stdout()
+            raise typer.Exit(0) from None
+        except expected as err:
+            if os.environ.get("RNNKIT_DEBUG"):
+                raise
             message = str(err) or type(err).__name__
             if isinstance(err, KeyError):
                 message = f"missing entry {message}"
-            typer.echo(f"error: {message}", err=True)
+            typer.echo(f"error: {_one_line(message)}", err=True)
             raise typer.Exit(EXIT_USAGE) from None
         except KeyboardInterrupt:
-            typer.echo("interrupted: the last checkpoint is kept; rerun with --resume to continue", err=True)
+            hint = ": the last checkpoint is kept; rerun with --resume to continue" if fn.__name__ == "train_lm" else ""
+            typer.echo(f"interrupted{hint}", err=True)
             raise typer.Exit(130) from None
+        finally:
+            warnings.showwarning = shown
 
     return wrapper
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that flushing it at exit does not fail again on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (a test runner's capture): nothing to redirect
+        pass
 
 
 def _existing_file(path: Optional[Path], what: str) -> Optional[str]:
@@ -62,52 +103,72 @@ def _existing_file(path: Optional[Path], what: str) -> Optional[str]:
     return str(path)
 
 
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the option ``name`` was given on the command line (not left at its default)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
 @train_app.command("lm")
 @friendly
 def train_lm(
+    ctx: typer.Context,
     text: Optional[Path] = typer.Option(None, "--text", help="UTF-8 text file to learn; default: the Python reference manual's help text (ships with Python)."),
-    out: Path = typer.Option(Path("runs/lm"), "--out", help="Run folder: model, vocabulary, logs, plot, checkpoints."),
+    out: Path = typer.Option(Path("runs/lm"), "--out", help="Run folder: model, vocabulary, settings, logs, plot, checkpoints."),
     cell: str = typer.Option("lstm", "--cell", help="lstm, gru or rnn."),
-    level: str = typer.Option("char", "--level", help="Tokens: char, word or bpe."),
+    level: str = typer.Option("char", "--level", help="Tokens: char, word or bpe (bpe needs pip install 'rnnkit[bpe]')."),
     hidden_size: Optional[int] = typer.Option(None, "--hidden-size", help="Hidden units per layer (default: 256)."),
     num_layers: int = typer.Option(2, "--num-layers", help="Stacked recurrent layers."),
     embedding_size: int = typer.Option(64, "--embedding-size", help="Token embedding size."),
-    dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout on embeddings, between layers and before the output (default: by --time-budget: 0 under 10 minutes, 0.1 under 20, else 0.2)."),
+    dropout: Optional[float] = typer.Option(None, "--dropout", help="Dropout on embeddings, between layers and before the output (default: by the run's length: 0 under 10 minutes, 0.1 under 20, else 0.2)."),
     bptt: int = typer.Option(128, "--bptt", help="Truncated BPTT length: steps per update; the state is carried across."),
     batch_size: int = typer.Option(32, "--batch-size", help="Parallel text streams."),
-    max_steps: int = typer.Option(100_000, "--max-steps", help="Stop after N updates."),
-    time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Train for this many seconds (the learning rate anneals over them)."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after N updates (default: no step limit). Given alone, the run is sized for N updates (about 13,500 tokens a second on a 2-core CPU)."),
+    time_budget: Optional[float] = typer.Option(None, "--time-budget", help="Seconds of training in all, summed over resumes; the learning rate anneals over them. Default: 300 (5 minutes) unless --max-steps is given."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (Adam, cosine schedule; default: 4e-3 for runs under 10 minutes, else 2e-3)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same model."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (>= 0): the same seed gives the same model."),
     checkpoint_every: int = typer.Option(250, "--checkpoint-every", help="Write a checkpoint every N updates."),
     val_every: int = typer.Option(250, "--val-every", help="Validate every N updates."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped."),
-    sample_length: int = typer.Option(300, "--sample-length", help="Characters of the sample printed at the end (0: none)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped, with the settings it was started with (saved in run_settings.json); only --max-steps, --time-budget (raised), --checkpoint-every and --val-every may change. With nothing to resume, a new run starts (a note says so)."),
+    sample_length: int = typer.Option(300, "--sample-length", help="Tokens of the sample printed at the end (0: none)."),
 ) -> None:
-    """Train a language model on a text file and print a sample of what it writes."""
-    from .models.generation import stream_text
-    from .models.language_model import LanguageModel
-    from .tasks.language_modeling import LanguageModelRecipe, train_language_model
+    """Train a language model on a text file and print a sample of what it writes.
 
-    recipe = LanguageModelRecipe(
-        text=_existing_file(text, "text file"), out=str(out), level=level, cell=cell, embedding_size=embedding_size,
+    Without --time-budget and --max-steps the run trains for 5 minutes, with settings sized for that.
+    """
+    from .models.generation import stream_text
+    from .tasks.language_modeling import LanguageModelRecipe, resume_recipe, train_language_model
+
+    if sample_length < 0:
+        raise ValueError(f"--sample-length must be >= 0 (0: no sample), got {sample_length}")
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} is a file; the run needs a folder (it is created if missing)")
+    options = dict(
+        text=_existing_file(text, "text file"), level=level, cell=cell, embedding_size=embedding_size,
         hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, bptt=bptt, batch_size=batch_size,
         lr=lr, max_steps=max_steps, time_budget=time_budget, val_every=val_every,
-        checkpoint_every=checkpoint_every, seed=seed, resume=resume,
+        checkpoint_every=checkpoint_every, seed=seed,
     )
+    recipe = None
+    if resume:  # the run's own settings, with only the options given now changed (or refused)
+        recipe = resume_recipe(out, **{k: v for k, v in options.items() if _given(ctx, k)})
+    if recipe is None:
+        recipe = LanguageModelRecipe(**options, out=str(out), resume=resume)
     summary = train_language_model(recipe, log=lambda m: typer.echo(m))
+    unit = {"char": "character", "word": "word", "bpe": "token"}[recipe.level]
     typer.echo(f"trained {summary['steps']} updates in {summary['train_seconds']} s "
                f"({summary['tokens_per_second']:,} tokens/s)")
     if summary["val_loss"] is not None:
-        typer.echo(f"validation: {summary['val_loss']:.4f} nats/token, {summary['val_bits_per_token']:.3f} bits/token, "
-                   f"perplexity {summary['val_perplexity']:.2f}")
+        per_char = "" if recipe.level == "char" else f" ({summary['val_bits_per_character']:.3f} bits/character)"
+        typer.echo(f"validation: {summary['val_loss']:.4f} nats/{unit}, {summary['val_bits_per_token']:.3f} "
+                   f"bits/{unit}{per_char}, perplexity {summary['val_perplexity']:.2f}")
     if sample_length > 0:
-        model = LanguageModel.from_pretrained(out)
+        model = _load_lm(out)
         typer.echo("--- sample ---")
-        for piece in stream_text(model, "\n", sample_length, temperature=0.8, seed=seed):
+        for piece in stream_text(model, "\n", sample_length, temperature=0.8, seed=recipe.seed):
             typer.echo(piece, nl=False)
         typer.echo("\n--------------")
-    typer.echo(f"model: {out}/ (config.json, model.safetensors, vocab.json)")
+    typer.echo(f"model: {out}/ (config.json, model.safetensors, vocab.json, run_settings.json)")
     typer.echo(f"logs:  {out}/train_log.csv, {out}/val_log.csv" + (f"; plot: {summary['plot']}" if summary["plot"] else ""))
     typer.echo(f"next:  rnnkit generate {out} --prompt 'Some text' --length 500")
 
@@ -116,20 +177,22 @@ def train_lm(
 @friendly
 def generate(
     model_dir: Path = typer.Argument(..., help="A folder written by `rnnkit train lm`."),
-    prompt: str = typer.Option("\n", "--prompt", help="Text that primes the model's state."),
+    prompt: str = typer.Option("\n", "--prompt", help="Text that primes the model's state; it is printed first and the sample continues it."),
     length: int = typer.Option(500, "--length", help="Tokens to generate."),
     temperature: float = typer.Option(1.0, "--temperature", help="0 = greedy; < 1 safer, > 1 more varied."),
     top_k: Optional[int] = typer.Option(None, "--top-k", help="Sample only among the K most likely tokens."),
     top_p: Optional[float] = typer.Option(None, "--top-p", help="Sample only among the most likely tokens that make up probability P."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed for a reproducible sample."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (>= 0) for a reproducible sample."),
 ) -> None:
-    """Generate text, printing each piece as it is sampled (the state is carried; constant memory)."""
+    """Generate text, printing each piece as it is sampled (the state is carried; constant memory).
+
+    Symbols of the prompt that the model does not know become <unk>, with a warning."""
     from .models.generation import stream_text
-    from .models.language_model import LanguageModel
 
     model = _load_lm(model_dir)
-    typer.echo(prompt, nl=False)
-    for piece in stream_text(model, prompt, length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed):
+    pieces = stream_text(model, prompt, length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    typer.echo(prompt, nl=False)  # only now: every option is checked and the prompt encoded
+    for piece in pieces:
         typer.echo(piece, nl=False)
         sys.stdout.flush()
     typer.echo()
@@ -139,17 +202,29 @@ def generate(
 @friendly
 def evaluate(
     model_dir: Path = typer.Argument(..., help="A folder written by `rnnkit train lm`."),
-    text: Optional[Path] = typer.Option(None, "--text", help="Text to score; default: the default corpus."),
+    text: Optional[Path] = typer.Option(None, "--text", help="Text file to score; default: the validation part (last 10%) of the text the model was trained on."),
 ) -> None:
-    """Loss (nats per token), bits per token and perplexity of a language model on a text."""
+    """Loss, bits per character (and per token for word/BPE models) and perplexity on a text.
+
+    Without --text it scores the held-out validation part of the training text, as training did.
+    Bits per character divide the total loss by the characters scored, so word and BPE models
+    compare with character models."""
     from .tasks.language_modeling import evaluate_language_model
 
     _load_lm(model_dir)  # checks the folder first, with a clear message
     result = evaluate_language_model(str(model_dir), _existing_file(text, "text file"))
-    typer.echo(f"tokens: {result['tokens']:,}")
-    typer.echo(f"loss: {result['loss']:.4f} nats/token")
-    typer.echo(f"bits per token: {result['bits_per_token']:.4f}")
-    typer.echo(f"perplexity: {result['perplexity']:.3f}")
+    typer.echo(f"text: {result['text']}")
+    if result["level"] == "char":
+        typer.echo(f"characters: {result['tokens']:,}")
+        typer.echo(f"loss: {result['loss']:.4f} nats/character")
+        typer.echo(f"bits per character: {result['bits_per_character']:.4f}")
+    else:
+        unit = "word" if result["level"] == "word" else "token"
+        typer.echo(f"{unit}s: {result['tokens']:,} ({result['characters']:,} characters)")
+        typer.echo(f"loss: {result['loss']:.4f} nats/{unit}")
+        typer.echo(f"bits per {unit}: {result['bits_per_token']:.4f}")
+        typer.echo(f"bits per character: {result['bits_per_character']:.4f}")
+    typer.echo(f"perplexity: {result['perplexity']:.3f}" + ("" if result["level"] == "char" else f" (per {unit})"))
 
 
 # ---- forecasting -----------------------------------------------------------------------------
@@ -162,7 +237,7 @@ def _spec(csv: Optional[Path], time_col: Optional[str], target: Optional[str], f
 
 
 @train_app.command("forecast")
-@friendly
+@friendly(expected=FORECAST_USER_ERRORS)
 def train_forecast(
     csv: Optional[Path] = typer.Option(None, "--csv", help="CSV or Parquet file; default: the sunspots series that ships with statsmodels."),
     time_col: Optional[str] = typer.Option(None, "--time-col", help="The timestamp column."),
@@ -189,7 +264,7 @@ def train_forecast(
 
 
 @app.command()
-@friendly
+@friendly(expected=FORECAST_USER_ERRORS)
 def forecast(
     model_dir: Path = typer.Argument(..., help="A folder written by `rnnkit train forecast`."),
     csv: Optional[Path] = typer.Option(None, "--csv", help="History to continue from (default: the training series)."),
@@ -210,7 +285,7 @@ def forecast(
 
 
 @app.command()
-@friendly
+@friendly(expected=FORECAST_USER_ERRORS)
 def backtest(
     model_dir: Optional[Path] = typer.Argument(None, help="A model folder (its config and series); or give --csv."),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Series file (default: the model's, or sunspots)."),
@@ -238,7 +313,7 @@ def backtest(
 
 
 @app.command()
-@friendly
+@friendly(expected=FORECAST_USER_ERRORS)
 def detect(
     model_dir: Path = typer.Argument(..., help="A folder written by `rnnkit train forecast` (without calendar covariates)."),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Series to scan (default: the training series)."),
@@ -264,11 +339,21 @@ def detect(
 def _load_lm(model_dir: Path):
     from .models.language_model import LanguageModel
 
-    if not model_dir.is_dir():
+    if not model_dir.exists():
         raise FileNotFoundError(f"model folder not found: {model_dir}")
+    if not model_dir.is_dir():
+        raise NotADirectoryError(f"{model_dir} is a file, not a model folder: give the folder written by `rnnkit train lm`")
     if not (model_dir / "config.json").is_file():
         raise FileNotFoundError(f"{model_dir} holds no config.json: not a model folder written by `rnnkit train lm`")
-    return LanguageModel.from_pretrained(model_dir)
+    if not (model_dir / "vocab.json").is_file():
+        raise FileNotFoundError(
+            f"{model_dir} holds no vocab.json: the model's vocabulary is needed to read and write text "
+            f"(a folder written by `rnnkit train lm` has one)"
+        )
+    try:
+        return LanguageModel.from_pretrained(model_dir)
+    except RuntimeError as err:  # anything torch or safetensors could not load is a problem with the files
+        raise ValueError(f"cannot load the model in {model_dir}: {err}") from None
 
 
 def main() -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 PathLike = Union[str, Path]
 
@@ -28,8 +29,10 @@ def read_log(path: PathLike) -> Dict[str, List[float]]:
 def plot_loss_curves(run_dir: PathLike, out_png: Optional[PathLike] = None, *, title: str = "loss") -> Path:
     """Plot ``train_log.csv`` (loss per log step) and ``val_log.csv`` (val_loss) of ``run_dir``.
 
-    The y axis is the loss in nats per token. Writes ``run_dir/loss_curves.png`` by default and
-    returns the path. Raises ``ValueError`` when the folder has no training log.
+    Whatever exists is drawn: a run too short for a training-log row still gets its validation
+    points, and a curve of one point is drawn as a marker. The y axis is the loss in nats per token.
+    Writes ``run_dir/loss_curves.png`` by default and returns the path. Raises ``ValueError`` only
+    when neither log holds a single finite loss.
     """
     import matplotlib
 
@@ -37,15 +40,19 @@ def plot_loss_curves(run_dir: PathLike, out_png: Optional[PathLike] = None, *, t
     import matplotlib.pyplot as plt
 
     run_dir = Path(run_dir)
-    train = read_log(run_dir / "train_log.csv")
-    val = read_log(run_dir / "val_log.csv")
-    if not train.get("step"):
-        raise ValueError(f"no training log to plot: {run_dir / 'train_log.csv'} is missing or empty")
+    train = _points(read_log(run_dir / "train_log.csv"), "loss")
+    val = _points(read_log(run_dir / "val_log.csv"), "val_loss")
+    if not train[0] and not val[0]:
+        raise ValueError(
+            f"nothing to plot in {run_dir}: neither train_log.csv nor val_log.csv holds a loss value"
+        )
     out_png = Path(out_png) if out_png is not None else run_dir / "loss_curves.png"
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
-    ax.plot(train["step"], train["loss"], label="train", color="#1f77b4", linewidth=1.2)
-    if val.get("step") and "val_loss" in val:
-        ax.plot(val["step"], val["val_loss"], label="validation", color="#d62728", marker="o", markersize=3)
+    if train[0]:
+        few = len(train[0]) < 3  # a line needs two points; a marker shows a lone one
+        ax.plot(*train, label="train", color="#1f77b4", linewidth=1.2, marker="o" if few else None, markersize=3)
+    if val[0]:
+        ax.plot(*val, label="validation", color="#d62728", marker="o", markersize=3)
     ax.set_xlabel("update")
     ax.set_ylabel("loss (nats per token)")
     ax.set_title(title)
@@ -53,7 +60,16 @@ def plot_loss_curves(run_dir: PathLike, out_png: Optional[PathLike] = None, *, t
     ax.legend()
     fig.tight_layout()
     tmp = out_png.with_name(f".{out_png.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
+    try:
+        fig.savefig(tmp)
+    finally:
+        plt.close(fig)
     tmp.replace(out_png)
     return out_png
+
+
+def _points(columns: Dict[str, List[float]], name: str) -> Tuple[List[float], List[float]]:
+    """``(steps, values)`` of column ``name``, leaving out rows where either is missing or not finite."""
+    steps, values = columns.get("step", []), columns.get(name, [])
+    kept = [(s, v) for s, v in zip(steps, values) if math.isfinite(s) and math.isfinite(v)]
+    return [s for s, _ in kept], [v for _, v in kept]
