@@ -53,11 +53,12 @@ def batches(sources: list[torch.Tensor], batch_size: int, seq_len: int, gen: tor
         yield torch.stack(xs), torch.stack(ys), condition  # (B, T), (B, T), (B, 2)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
+    """Train, then generate under each label; returns ``{label name: generated text}``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=250, help="Adam steps (default 250)")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     torch.manual_seed(args.seed)
     texts = make_sources(random.Random(args.seed))
@@ -84,6 +85,7 @@ def main() -> None:
             print(f"step {step:4d}  loss {loss.item():.3f} nats/char")
     print(f"trained in {time.perf_counter() - start:.1f} s\n")
 
+    samples = {}
     for k, name in enumerate(LABELS):
         condition = torch.nn.functional.one_hot(torch.tensor([k]), len(LABELS)).float()  # (1, 2)
         text = generate_text(model, "\n", 160, temperature=0.7, seed=args.seed, condition=condition)
@@ -92,6 +94,8 @@ def main() -> None:
         print(f"--- condition {k} ({name}): {digits:.0%} digits, {letters:.0%} letters")
         print(text.rstrip("\n"))
         print()
+        samples[name] = text
+    return samples
 
 
 if __name__ == "__main__":
