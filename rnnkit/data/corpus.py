@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence, Tuple, TypeVar, Union
+
+from .atomic import atomic_write  # noqa: F401  (re-exported: rnnkit.data.corpus.atomic_write)
 
 PathLike = Union[str, "os.PathLike[str]"]
 S = TypeVar("S", bound=Sequence)
@@ -85,29 +86,3 @@ def split_train_val(data: S, val_fraction: float = 0.1) -> Tuple[S, S]:
             f"(train {cut}, validation {n - cut}); use a longer corpus or another fraction"
         )
     return data[:cut], data[cut:]
-
-
-def atomic_write(path: PathLike, data: Union[bytes, str]) -> None:
-    """Write ``data`` (``str`` is encoded as UTF-8) to ``path`` atomically: a temporary file in the
-    same folder is written, flushed and fsynced, then renamed over ``path`` with ``os.replace``."""
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    elif not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"data must be bytes or str, got {type(data).__name__}")
-    p = Path(os.fspath(path))
-    if p.is_dir():
-        raise IsADirectoryError(f"cannot write a file over the folder {str(p)!r}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o644)  # mkstemp makes 0600; a saved model should be readable like any file
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

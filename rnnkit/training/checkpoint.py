@@ -41,6 +41,8 @@ from safetensors.torch import load as st_load
 from safetensors.torch import load_model, save, save_model
 from torch import Tensor, nn
 
+from ..data.atomic import atomic_write, fsync_dir, write_synced
+
 PathLike = Union[str, Path]
 FORMAT_VERSION = 1
 MODEL_FILE, CONFIG_FILE = "model.safetensors", "config.json"
@@ -56,37 +58,9 @@ class CheckpointError(ValueError):
 
 # ---- atomic files ----------------------------------------------------------------------------
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def atomic_write_bytes(path: PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that ``path`` holds either its old content or all of ``data``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        _write_synced(tmp, data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(path.parent)
+_fsync_dir = fsync_dir
+_write_synced = write_synced
+atomic_write_bytes = atomic_write  # the one atomic writer of the package (rnnkit.data.atomic)
 
 
 # ---- JSON + tensors trees --------------------------------------------------------------------
