@@ -250,14 +250,18 @@ def train_forecast(
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives the same model."),
     fill: Optional[str] = typer.Option(None, "--fill", help="Fill missing values: ffill, bfill, linear, zero or mean (default: report them)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="A bundled series instead of --csv: sunspots, co2, nile, elnino, airline, lynx, shampoo."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out exactly, from its last resume point (same options)."),
 ) -> None:
     """Train a forecaster on a series and plot a forecast from its end."""
     from .tasks.forecasting import train_forecaster
 
     spec = _spec(csv, time_col, target, fill, dataset)
     info = train_forecaster(spec, str(out), horizon=horizon, cell=cell, input_length=input_length,
-                            max_epochs=max_epochs, seed=seed)
-    typer.echo(f"trained on {info['rows']} rows of {', '.join(info['targets'])}; horizon {info['horizon']}")
+                            max_epochs=max_epochs, seed=seed, resume=resume)
+    if info["resumed_from"] is not None:
+        typer.echo(f"resumed at epoch {info['resumed_from']}")
+    typer.echo(f"trained on {info['rows']} rows of {', '.join(info['targets'])}; horizon {info['horizon']}, "
+               f"{info['epochs']} epochs")
     typer.echo(f"model: {out}/ (config.json, model.safetensors, preprocessing.json, series.json)")
     typer.echo(f"plot:  {info['plot']}")
     typer.echo(f"next:  rnnkit forecast {out} --horizon {horizon} --out {out}/preds.csv")

@@ -81,3 +81,13 @@ def test_missing_files_and_folders(tmp_path):
     assert code == 2 and "CSV file not found" in text
     code, text = run("forecast", tmp_path / "none")
     assert code == 2 and "model folder not found" in text
+
+
+def test_train_forecast_resume_flag(tmp_path, series_csv):
+    out = tmp_path / "r"
+    args = ["train", "forecast", "--csv", series_csv, "--time-col", "month", "--target", "sales", "--horizon", 6,
+            "--out", out, *FAST]
+    code, text = run(*args, "--resume")  # nothing to resume: a one-line warning, then a fresh run
+    assert code == 0, text
+    assert "warning: --resume: no checkpoint" in text and (out / "model.safetensors").is_file()
+    assert not (out / "checkpoint").exists()  # the resume point is removed once the model is saved

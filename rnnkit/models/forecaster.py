@@ -5,22 +5,27 @@ Pipeline (all fitted on the series given to :meth:`Forecaster.fit`, i.e. trainin
 1. Per-series standard scaling (:class:`rnnkit.data.scaling.StandardScaler`) of targets and
    covariates; inverted on output.
 2. Sliding windows of ``input_length + horizon`` rows (:mod:`rnnkit.data.windows`).
-3. Window normalisation (on by default, as RevIN / DeepAR's scaling): each window's targets are
-   centred and scaled by the mean and standard deviation of its own input part, and the model
-   also sees that mean and log-scale. Trends and level shifts outside the training range then
-   look familiar to the network.
+3. Window normalisation (as RevIN / DeepAR's scaling): each window's targets are centred on the
+   mean of its own input part (``window_scale=True`` also divides by its std), and the model also
+   sees that level. Trends and level shifts outside the training range then look familiar.
 4. An rnnkit recurrent layer (LSTM by default, GRU or RNN) and a probabilistic head
    (:mod:`rnnkit.models.forecast_heads`: Gaussian by default, or quantiles).
 
 Two strategies:
 
-* ``"direct"``: the encoder reads the input window; from its last hidden state (and the known-future
-  covariates of the horizon) one linear map emits all ``horizon`` steps at once. A linear "highway"
-  from the input window to the point forecast (LSTNet's autoregressive component) adds a linear
-  extrapolation the RNN corrects. Longer forecasts chain blocks, feeding the means back.
+* ``"direct"`` (default): the encoder reads the input window; from its last hidden state (and the
+  known-future covariates of the horizon) one linear map emits all ``horizon`` steps at once. A
+  linear "highway" from the input window to the point forecast (LSTNet's autoregressive component)
+  carries the linear part: it is solved first by ridge regression over all training windows
+  (``highway_init="ridge"``), the RNN's location output starts at zero, a short warm-up fits the
+  interval part of the head, and the RNN then learns the residual. Early stopping on the last
+  ``val_fraction`` of the windows (point-forecast MSE) keeps whichever is better on them -- the
+  linear start or what training made of it -- so on a short series the RNN has to earn its place.
+  Longer forecasts chain blocks, feeding the means back.
 * ``"autoregressive"``: one step at a time; the hidden state is carried through the rollout and each
-  prediction is fed back as the next input. Training uses teacher forcing with scheduled sampling:
-  the probability of feeding the true value decays linearly from 1 to ``teacher_forcing_min``.
+  prediction is fed back as the next input. Training uses teacher forcing with scheduled sampling
+  (:mod:`rnnkit.models.scheduled_sampling`): the probability of feeding the true value decays
+  linearly from 1 to ``teacher_forcing_min`` over the epochs.
 
 Intervals: the head's per-step distribution, ``level`` nominal coverage (default 90%). In a rollout
 (autoregressive, or chained direct blocks) each step's interval is conditional on the fed-back
@@ -29,24 +34,24 @@ point forecasts, so it does not include the uncertainty those carry (it is too n
 
 from __future__ import annotations
 
-import copy
 import json
-import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass, fields
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..data.atomic import atomic_write
 from ..data.scaling import StandardScaler
 from ..data.timeseries import TimeSeriesFrame, as_frame, calendar_features, extend_index
 from ..data.windows import sliding_windows
 from ..layers import GRU, LSTM, RNN
 from .forecast_heads import HEADS
+from .forecast_training import train_network
 from .forecast_types import Forecast, check_horizon
+from .scheduled_sampling import mix_inputs
 
 FORMAT = "rnnkit.forecaster"
 FORMAT_VERSION = 1
@@ -68,17 +73,24 @@ class ForecasterConfig:
     horizon: int = 12  # steps the model learns to forecast; longer predictions roll out or chain
     input_length: int = 0  # window the model reads; 0 = auto: max(2 * horizon, 2 * season, 8), capped
     window_norm: bool = True  # normalise each window by its own mean/std: extrapolates trends and levels
-    level_inputs: bool = True  # window norm: also feed the window's mean and log-std (absolute level)
+    level_inputs: bool = False  # window norm: also feed the window's mean and log-std; off: levels outside the
+    #                             training range (a trend) would reach the RNN as inputs it never saw
+    window_scale: bool = False  # window norm: also divide by the window's own std (chained blocks then compound errors)
     highway: bool = True  # direct: linear map input window -> point forecast, for trend and seasonality
+    highway_init: str = "ridge"  # "ridge": solve the highway by ridge regression, the RNN then learns the residual
+    highway_ridge: float = 1.0  # L2 penalty of the ridge solve (in window-normalised units)
+    highway_train: bool = False  # keep training the highway with the RNN (False: frozen at the ridge solution)
     calendar: bool = True  # derive month / day-of-week / hour features as known-future covariates
     # training (see train_network)
     epochs: int = 300  # upper bound; early stopping usually ends sooner
     batch_size: int = 32  # small batches = more updates per epoch on short series
-    lr: float = 3e-3  # Adam; the models are small
+    lr: float = 1e-3  # Adam; the RNN refines a solved linear forecast, so small steps
     weight_decay: float = 1e-5  # a touch of L2 against overfitting small series
     clip: float = 1.0  # gradient-norm clipping keeps BPTT stable on long windows
-    val_fraction: float = 0.1  # share of windows at the tail used for early stopping (0: no early stop)
-    patience: int = 30  # epochs without validation improvement before stopping
+    val_fraction: float = 0.2  # share of windows at the tail that judge the RNN (early stopping; 0: none)
+    patience: int = 10  # epochs without validation improvement before stopping: small series overfit fast
+    select: str = "point"  # early stopping on "point" (MSE of the point forecast) or "nll" (the head's loss)
+    head_warmup: int = 20  # ridge highway: epochs training only the interval part of the head first (0: none)
     teacher_forcing_min: float = 0.5  # autoregressive: final probability of feeding the true value
     seed: int = 0  # model initialisation, shuffling and scheduled sampling are seeded: fits repeat exactly
 
@@ -86,10 +98,14 @@ class ForecasterConfig:
         _choice("cell", self.cell, tuple(CELLS))
         _choice("strategy", self.strategy, STRATEGIES)
         _choice("head", self.head, tuple(HEADS))
+        _choice("highway_init", self.highway_init, ("ridge", "random"))
+        _choice("select", self.select, ("point", "nll"))
         for name in ("hidden_size", "num_layers", "horizon", "epochs", "batch_size", "patience"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if isinstance(self.head_warmup, bool) or not isinstance(self.head_warmup, int) or self.head_warmup < 0:
+            raise ValueError(f"head_warmup must be a non-negative int, got {self.head_warmup!r}")
         if isinstance(self.input_length, bool) or not isinstance(self.input_length, int) or self.input_length < 0:
             raise ValueError(f"input_length must be a non-negative int (0 = auto), got {self.input_length!r}")
         for name, lo, hi in (("level", 0.0, 1.0), ("val_fraction", 0.0, 0.5), ("dropout", 0.0, 1.0),
@@ -98,6 +114,8 @@ class ForecasterConfig:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
             if not ok or not (lo < value < hi if name == "level" else lo <= value <= hi):
                 raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
+        if not isinstance(self.highway_ridge, (int, float)) or isinstance(self.highway_ridge, bool) or self.highway_ridge < 0:
+            raise ValueError(f"highway_ridge must be a non-negative number, got {self.highway_ridge!r}")
         for name in ("lr", "clip"):
             if not isinstance(getattr(self, name), (int, float)) or getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be a positive number, got {getattr(self, name)!r}")
@@ -172,65 +190,6 @@ class ForecastNet(nn.Module):
         return self.out(out).view(B, T, self.C, self.K), state
 
 
-def teacher_forcing_probability(epoch: int, epochs: int, final: float) -> float:
-    """Scheduled sampling (Bengio et al., 2015), linear decay: 1 at the first epoch, ``final`` at the last."""
-    if epochs <= 1:
-        return final
-    return 1.0 - (1.0 - final) * epoch / (epochs - 1)
-
-
-def mix_inputs(truth: Tensor, predicted: Tensor, p_truth: float) -> Tensor:
-    """Per sample, the true previous value with probability ``p_truth``, else the model's own
-    (detached) prediction: ``truth`` and ``predicted`` are (B, C)."""
-    if p_truth >= 1.0:
-        return truth
-    keep = torch.rand(truth.shape[0], 1) < p_truth  # (B, 1)
-    return torch.where(keep, truth, predicted.detach())
-
-
-# ---- the training loop (the training package's Trainer may replace it) -------------------------
-
-
-def train_network(net: nn.Module, loss_fn, train: Tuple[Tensor, ...], val: Optional[Tuple[Tensor, ...]],
-                  cfg: ForecasterConfig) -> List[Dict[str, float]]:
-    """Adam, gradient clipping, early stopping on ``val`` (best weights restored); returns the log.
-
-    ``loss_fn(net, batch, p_truth)`` returns the mean loss of a batch (a tuple of tensors with the
-    windows on dim 0); ``p_truth`` is the teacher-forcing probability (1 = always the true value).
-    Randomness comes from torch's global generator, which the caller seeds.
-    """
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    n = train[0].shape[0]
-    best, best_state, since_best, log = math.inf, None, 0, []
-    for epoch in range(cfg.epochs):
-        p_truth = teacher_forcing_probability(epoch, cfg.epochs, cfg.teacher_forcing_min)
-        net.train()
-        total = 0.0
-        for idx in torch.randperm(n).split(cfg.batch_size):
-            loss = loss_fn(net, tuple(t[idx] for t in train), p_truth)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
-            opt.step()
-            total += loss.item() * len(idx)
-        entry = {"epoch": epoch, "train_loss": total / n, "p_truth": p_truth}
-        if val is not None:
-            net.eval()
-            with torch.no_grad():
-                entry["val_loss"] = loss_fn(net, val, 0.0).item()  # free-running: how it will forecast
-            if entry["val_loss"] < best - 1e-6:
-                best, best_state, since_best = entry["val_loss"], copy.deepcopy(net.state_dict()), 0
-            else:
-                since_best += 1
-        log.append(entry)
-        if val is not None and since_best >= cfg.patience:
-            break
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    net.eval()
-    return log
-
-
 # ---- the forecaster --------------------------------------------------------------------------
 
 
@@ -252,9 +211,14 @@ class Forecaster:
         self.log: List[Dict[str, float]] = []
 
     # ---- fit ---------------------------------------------------------------------------------
-    def fit(self, series) -> "Forecaster":
+    def fit(self, series, *, resume_state: Optional[Dict] = None,
+            on_epoch: Optional[Callable[[Dict], None]] = None) -> "Forecaster":
         """Train on ``series`` (a :class:`TimeSeriesFrame`, an array ``(T,)``/``(T, C)`` or a pandas
-        Series/DataFrame). Refitting starts from scratch."""
+        Series/DataFrame). Refitting starts from scratch.
+
+        ``on_epoch(state)`` is called after every training epoch with a resume point (a nested dict of
+        tensors and numbers); ``fit(series, resume_state=state)`` on the same series and config
+        continues from it and ends with exactly the weights of an uninterrupted fit."""
         cfg = self.config
         frame = as_frame(series)
         if frame.past_covariates is not None and cfg.strategy == "autoregressive":
@@ -285,9 +249,38 @@ class Forecaster:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)
             self.net = ForecastNet(cfg, L, z.shape[1], past.shape[1], fut.shape[1])
-            self.log = train_network(self.net, self._loss, train, val, cfg)
+            ridge = self.net.highway is not None and cfg.highway_init == "ridge"
+            if ridge:
+                self._solve_highway(windows)
+            self.log = train_network(self.net, self._loss, train, val, cfg, warmup=cfg.head_warmup if ridge else 0,
+                                     state=resume_state, on_epoch=on_epoch)
         self.tail = frame.slice(len(frame) - L, None)
         return self
+
+    @torch.no_grad()
+    def _solve_highway(self, w: Tensor) -> None:
+        """Set the highway to the ridge-regression forecast of the windows ``w`` (B, L+H, ...) and the
+        RNN's location outputs to zero: training starts from the best linear forecaster, and the RNN
+        learns what it misses.
+
+        In window-normalised units, for every window and target: ``y = W x + b`` with ``x`` the L
+        inputs and ``y`` the H future values, ``[W b] = argmin |y - W x - b|^2 + ridge |W|^2``.
+        """
+        net, cfg = self.net, self.config
+        L, C, H = net.L, net.C, cfg.horizon
+        loc, scale, _ = self._normalise(w[:, :L, :C])
+        zn = ((w[..., :C] - loc) / scale).double()  # (N, L+H, C)
+        x = zn[:, :L].transpose(1, 2).reshape(-1, L)  # one row per (window, target)
+        y = zn[:, L:].transpose(1, 2).reshape(-1, H)
+        xa = torch.cat([x, torch.ones(x.shape[0], 1, dtype=x.dtype)], dim=1)  # (N*C, L+1)
+        penalty = torch.diag(torch.cat([torch.full((L,), float(cfg.highway_ridge)), torch.zeros(1)])).double()
+        coef = torch.linalg.lstsq(xa.T @ xa + penalty, xa.T @ y).solution  # (L+1, H)
+        net.highway.weight.copy_(coef[:L].T)
+        net.highway.bias.copy_(coef[L])
+        loc_rows = torch.arange(net.out.out_features) % net.K == 0
+        net.out.weight[loc_rows] = 0.0
+        net.out.bias[loc_rows] = 0.0
+        net.highway.requires_grad_(cfg.highway_train)
 
     def _resolve_input_length(self, n_rows: int, season: int) -> int:
         cfg = self.config
@@ -322,10 +315,14 @@ class Forecaster:
             return torch.zeros(B, 1, C), torch.ones(B, 1, C), torch.zeros(B, 0)
         loc = z_in.mean(dim=1, keepdim=True)
         scale = z_in.std(dim=1, keepdim=True, unbiased=False).clamp_min(1e-2)
+        if not self.config.window_scale:
+            scale = torch.ones_like(scale)
         level = torch.cat([loc[:, 0], scale[:, 0].log()], dim=-1) if self.config.level_inputs else torch.zeros(B, 0)
         return loc, scale, level
 
-    def _loss(self, net: ForecastNet, batch: Tuple[Tensor], p_truth: float) -> Tensor:
+    def _loss(self, net: ForecastNet, batch: Tuple[Tensor], p_truth: float, point: bool = False) -> Tensor:
+        """The head's loss on a batch of windows, or (``point=True``) the MSE of the point forecast;
+        in normalised units. ``p_truth``: teacher-forcing probability (autoregressive strategy)."""
         (w,) = batch  # (B, L+H, C+P+F)
         L, C, P = net.L, net.C, net.P
         head = HEADS[self.config.head](self.config.level)
@@ -334,19 +331,21 @@ class Forecaster:
         fut = w[..., C + P:]
         if self.config.strategy == "direct":
             raw = net.direct(zn[:, :L], w[:, :L, C:C + P], fut[:, :L], fut[:, L:], level)
-            return head.loss(raw, zn[:, L:])
-        if p_truth >= 1.0:  # teacher forcing throughout: one fused pass
-            raw, _ = net.step(zn[:, :-1], fut[:, 1:], level)
-        else:  # scheduled sampling: encoder on the truth, then step by step
-            raw_enc, state = net.step(zn[:, :L], fut[:, 1:L + 1], level)
-            raws, prev = [raw_enc], head.point(raw_enc[:, -1])
-            for t in range(L, w.shape[1] - 1):
-                x = mix_inputs(zn[:, t], prev, p_truth)
-                raw_t, state = net.step(x[:, None], fut[:, t + 1:t + 2], level, state)
-                raws.append(raw_t)
-                prev = head.point(raw_t[:, 0])
-            raw = torch.cat(raws, dim=1)
-        return head.loss(raw, zn[:, 1:])
+            target = zn[:, L:]
+        else:
+            target = zn[:, 1:]
+            if p_truth >= 1.0:  # teacher forcing throughout: one fused pass
+                raw, _ = net.step(zn[:, :-1], fut[:, 1:], level)
+            else:  # scheduled sampling: encoder on the truth, then step by step
+                raw_enc, state = net.step(zn[:, :L], fut[:, 1:L + 1], level)
+                raws, prev = [raw_enc], head.point(raw_enc[:, -1])
+                for t in range(L, w.shape[1] - 1):
+                    x = mix_inputs(zn[:, t], prev, p_truth)
+                    raw_t, state = net.step(x[:, None], fut[:, t + 1:t + 2], level, state)
+                    raws.append(raw_t)
+                    prev = head.point(raw_t[:, 0])
+                raw = torch.cat(raws, dim=1)
+        return ((head.point(raw) - target) ** 2).mean() if point else head.loss(raw, target)
 
     @torch.no_grad()
     def _rollout(self, z_in: Tensor, past_in: Tensor, fut_in: Tensor, fut_out: Tensor, horizon: int):
@@ -485,9 +484,9 @@ class Forecaster:
             },
         }
         state = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
-        _atomic_write(os.path.join(directory, "model.safetensors"), save(state))
-        _atomic_write(os.path.join(directory, "preprocessing.json"), json.dumps(prep, indent=1).encode())
-        _atomic_write(os.path.join(directory, "config.json"), json.dumps(config, indent=2).encode())
+        atomic_write(os.path.join(directory, "model.safetensors"), save(state))
+        atomic_write(os.path.join(directory, "preprocessing.json"), json.dumps(prep, indent=1))
+        atomic_write(os.path.join(directory, "config.json"), json.dumps(config, indent=2))
 
     @classmethod
     def from_pretrained(cls, directory) -> "Forecaster":
@@ -543,19 +542,3 @@ def _tail_from_json(tail: Dict, meta: Dict) -> TimeSeriesFrame:
                            past_covariates=arr(tail["past"]), past_names=tuple(meta["past_names"]),
                            future_covariates=arr(tail["future"]), future_names=tuple(meta["future_names"]),
                            freq=meta["freq"], filled={})
-
-
-def _atomic_write(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: a temp file in the same folder, flush, fsync, rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise

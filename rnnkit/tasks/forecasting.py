@@ -9,9 +9,12 @@ the :class:`~rnnkit.models.forecaster.Forecaster` (``config.json``, ``model.safe
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import shutil
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
+
+from ..data.atomic import atomic_write
 
 SERIES_FILE = "series.json"
 DEFAULT_DATASET = "sunspots"  # ships inside statsmodels: usable with no file and no download
@@ -64,25 +67,63 @@ def parse_targets(text: Optional[str]) -> Optional[List[str]]:
     return names
 
 
+CHECKPOINT_DIR = "checkpoint"  # inside the model folder, while training runs: the exact resume point
+CHECKPOINT_EVERY = 5  # epochs between resume points
+
+
 def train_forecaster(spec: SeriesSpec, out: str, *, horizon: int, cell: str = "lstm", input_length: int = 0,
-                     max_epochs: int = 300, seed: int = 0) -> Dict[str, object]:
-    """Fit a Forecaster on the whole series, save it to ``out`` with a forecast plot."""
+                     max_epochs: int = 300, seed: int = 0, resume: bool = False) -> Dict[str, object]:
+    """Fit a Forecaster on the whole series, save it to ``out`` with a forecast plot.
+
+    While training, ``out/checkpoint/`` holds a resume point every few epochs (the network, Adam's
+    moments, the best weights so far, the RNG); ``resume=True`` continues from it exactly, and refuses
+    when the run's settings differ. It is removed once the model is saved.
+    """
+    import warnings
+
     from ..diagnostics.forecast_plots import plot_forecast
     from ..models.forecaster import Forecaster, ForecasterConfig
+    from ..training.checkpoint import find_checkpoint, load_training_state, save_checkpoint
 
     frame = spec.load()
     config = ForecasterConfig(cell=cell, horizon=horizon, input_length=input_length, epochs=max_epochs, seed=seed)
-    model = Forecaster(config).fit(frame)
     out_dir = Path(out)
-    model.save_pretrained(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir} is a file, not a folder")
     record = {"csv": spec.csv, "dataset": None if spec.csv else (spec.dataset or DEFAULT_DATASET),
               "time_column": spec.time_column or "time", "targets": list(frame.target_names), "fill": spec.fill}
-    (out_dir / SERIES_FILE).write_text(json.dumps(record, indent=2))
+    settings = {"series": record, "config": asdict(config), "rows": len(frame)}
+    ckpt = out_dir / CHECKPOINT_DIR
+    state = None
+    if resume:
+        found = find_checkpoint(ckpt)
+        if found is None:
+            warnings.warn(f"--resume: no checkpoint in {out_dir}, starting a fresh run", stacklevel=2)
+        else:
+            saved = load_training_state(found)
+            changed = [f"{k}: {saved['settings']['config'][k]!r} -> {v!r}"
+                       for k, v in settings["config"].items() if saved["settings"]["config"].get(k) != v]
+            changed += [f"{k}: {saved['settings'][k]!r} -> {settings[k]!r}" for k in ("series", "rows")
+                        if saved["settings"][k] != settings[k]]
+            if changed:
+                raise ValueError(f"--resume: the run in {out_dir} was started with other settings ("
+                                 + "; ".join(changed) + "); give the same options, or another --out")
+            state = saved["fit"]
+    model = Forecaster(config)
+
+    def checkpoint(fit_state):
+        if fit_state["epoch"] % CHECKPOINT_EVERY == 0:
+            save_checkpoint(ckpt, model.net, {"fit": fit_state, "settings": settings})
+
+    model.fit(frame, resume_state=state, on_epoch=checkpoint)
+    model.save_pretrained(out_dir)
+    atomic_write(out_dir / SERIES_FILE, json.dumps(record, indent=2))
+    shutil.rmtree(ckpt, ignore_errors=True)
     forecast = model.predict(horizon)
     plot = plot_forecast(frame, forecast, out_dir / "forecast.png", last=max(4 * horizon, 60),
                          title=f"{', '.join(frame.target_names)}: {horizon}-step forecast")
     return {"rows": len(frame), "targets": list(frame.target_names), "horizon": horizon, "plot": str(plot),
-            "model_dir": str(out_dir)}
+            "model_dir": str(out_dir), "epochs": len(model.log), "resumed_from": None if state is None else state["epoch"]}
 
 
 def load_model(model_dir: str):
@@ -112,9 +153,7 @@ def forecast_to_csv(model_dir: str, spec: Optional[SeriesSpec], horizon: int, ou
     frame.index.name = record["time_column"]
     out = Path(out_csv)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    frame.to_csv(tmp)
-    tmp.replace(out)
+    atomic_write(out, frame.to_csv())
     plot = None
     if history is not None:
         plot = plot_forecast(history, forecast, out.with_suffix(".png"), last=max(4 * horizon, 60))
@@ -153,7 +192,7 @@ def run_backtest(spec: SeriesSpec, *, model_dir: Optional[str], horizon: int, st
 
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
-        result.summary.to_csv(folder / "backtest.csv")
+        atomic_write(folder / "backtest.csv", result.summary.to_csv())
         plot_backtest_errors(result.summary, folder / "backtest.png", metric="mase")
     return result, m
 
@@ -181,7 +220,8 @@ def run_detect(model_dir: str, spec: SeriesSpec, calibrate: float, out_csv: Opti
         table = pd.DataFrame({"score": result.scores, "anomaly": result.flags}, index=frame.time)
         table.index.name = record["time_column"]
         out = Path(out_csv)
-        table.to_csv(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(out, table.to_csv())
         from ..diagnostics.forecast_plots import plot_anomalies
 
         plot_anomalies(frame, result, out.with_suffix(".png"))

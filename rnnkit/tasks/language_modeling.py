@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import TextStream, Vocabulary, default_corpus, read_text, split_train_val
-from ..data.corpus import atomic_write
+from ..data.atomic import atomic_write
 from ..models.language_model import LanguageModel, LanguageModelConfig
 from ..training import TrainConfig, Trainer
 from ..training.checkpoint import find_checkpoint, load_model_weights

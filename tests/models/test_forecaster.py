@@ -5,7 +5,9 @@ import torch
 pd = pytest.importorskip("pandas")
 
 from rnnkit.data.timeseries import from_array, from_dataframe  # noqa: E402
-from rnnkit.models.forecaster import Forecaster, ForecasterConfig, mix_inputs, teacher_forcing_probability  # noqa: E402
+from rnnkit.models.forecast_training import teacher_forcing_probability  # noqa: E402
+from rnnkit.models.forecaster import Forecaster, ForecasterConfig  # noqa: E402
+from rnnkit.models.scheduled_sampling import mix_inputs  # noqa: E402
 
 T = np.arange(240)
 SINE = np.sin(2 * np.pi * T / 20)
@@ -148,3 +150,95 @@ def test_from_array_frame_names_flow_through(sine_model):
     frame = from_array(np.stack([SINE[:100], SINE[:100] ** 2], 1), names=["s", "s2"])
     out = Forecaster(small(epochs=2)).fit(frame).predict(3)
     assert out.names == ("s", "s2") and out.mean.shape == (3, 2)
+
+
+def test_ridge_highway_is_the_closed_form_ridge_forecast_and_rnn_starts_at_zero():
+    cfg = small(epochs=1, head_warmup=0, highway_ridge=0.5, window_scale=False)
+    fc = Forecaster(cfg)
+    fc.config = ForecasterConfig(**{**cfg.__dict__, "epochs": 1})
+    series = SINE[:120] + 0.01 * T[:120]
+    # reference: numpy ridge on the same centred windows of the standardised series
+    z = (series - series.mean()) / series.std()
+    L, H = 20, 10
+    win = np.stack([z[i:i + L + H] for i in range(len(z) - L - H + 1)])
+    x, y = win[:, :L], win[:, L:]
+    loc = x.mean(1, keepdims=True)
+    xa = np.hstack([x - loc, np.ones((len(x), 1))])
+    pen = np.diag([0.5] * L + [0.0])
+    coef = np.linalg.solve(xa.T @ xa + pen, xa.T @ (y - loc))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        from rnnkit.models.forecaster import ForecastNet
+        fc.meta, fc.scalers = {}, {}
+        fc.net = ForecastNet(cfg, L, 1, 0, 0)
+        fc._solve_highway(torch.from_numpy(win[:, :, None]).float())
+    np.testing.assert_allclose(fc.net.highway.weight.detach().numpy(), coef[:L].T, atol=1e-4)
+    np.testing.assert_allclose(fc.net.highway.bias.detach().numpy(), coef[L], atol=1e-4)
+    loc_rows = torch.arange(fc.net.out.out_features) % fc.net.K == 0
+    assert fc.net.out.weight[loc_rows].abs().sum() == 0 and fc.net.out.bias[loc_rows].abs().sum() == 0
+    assert not fc.net.highway.weight.requires_grad  # frozen by default: the RNN learns the residual
+
+
+def test_head_warmup_trains_only_the_spread_rows():
+    from rnnkit.models.forecaster import ForecastNet
+    from rnnkit.models.forecast_training import warm_up_head
+
+    cfg = small()
+    fc = Forecaster(cfg)
+    torch.manual_seed(0)
+    net = ForecastNet(cfg, 20, 1, 0, 0)
+    fc.net = net
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    win = torch.from_numpy(np.stack([SINE[i:i + 30] for i in range(50)])[:, :, None]).float()
+    warm_up_head(net, fc._loss, (win,), epochs=3, batch_size=16, lr=1e-2)
+    after = net.state_dict()
+    rows = torch.arange(net.out.out_features) % net.K == 0
+    assert torch.equal(after["out.weight"][rows], before["out.weight"][rows])
+    assert not torch.equal(after["out.weight"][~rows], before["out.weight"][~rows])
+    for k in before:
+        if not k.startswith("out."):
+            assert torch.equal(after[k], before[k]), k
+
+
+def test_interrupted_fit_resumed_from_an_epoch_state_equals_an_uninterrupted_fit():
+    cfg = small(epochs=12, val_fraction=0.2, patience=100)
+    series = SINE[:160] + 0.05 * np.random.default_rng(0).standard_normal(160)
+    whole = Forecaster(cfg).fit(series)
+    states = []
+
+    class Stop(Exception):
+        pass
+
+    def keep(state):
+        import copy
+        states.append(copy.deepcopy(state))
+        if state["epoch"] == 5:
+            raise Stop
+
+    with pytest.raises(Stop):
+        Forecaster(cfg).fit(series, on_epoch=keep)
+    resumed = Forecaster(cfg).fit(series, resume_state=states[-1])
+    for k, v in whole.net.state_dict().items():
+        assert torch.equal(v, resumed.net.state_dict()[k]), k
+    assert [e["val_loss"] for e in whole.log] == [e["val_loss"] for e in resumed.log]
+
+
+def test_early_stopping_keeps_the_starting_point_when_training_only_hurts_validation():
+    # lr so large the RNN's first epoch wrecks the ridge start: the start must be kept
+    cfg = small(epochs=3, val_fraction=0.2, patience=1, lr=5.0, clip=100.0, head_warmup=0)
+    fc = Forecaster(cfg).fit(TREND[:150])
+    out = fc.predict(10, history=TREND[:160])
+    np.testing.assert_allclose(out.mean[:, 0], TREND[160:170], atol=0.5)
+
+
+def test_the_rnn_residual_learns_what_the_linear_start_cannot():
+    # the logistic map x' = 3.8 x (1 - x) is nonlinear: no linear forecast of it is good, an RNN's is
+    x = [0.3]
+    for _ in range(499):
+        x.append(3.8 * x[-1] * (1 - x[-1]))
+    cfg = small(horizon=1, input_length=6, hidden_size=32, epochs=60, patience=60, val_fraction=0.2, lr=3e-3)
+    fc = Forecaster(cfg).fit(np.array(x))
+    start = fc.log[0]
+    assert start["epoch"] == -1  # the ridge start, scored before any RNN update
+    best = min(e["val_loss"] for e in fc.log[1:])
+    assert best < 0.2 * start["val_loss"], (best, start)

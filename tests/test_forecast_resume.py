@@ -1,0 +1,74 @@
+"""`rnnkit train forecast --resume`: a run that crashed after a resume point continues exactly."""
+
+import numpy as np
+import pytest
+import torch
+
+pd = pytest.importorskip("pandas")
+
+from rnnkit.models.forecaster import Forecaster  # noqa: E402
+from rnnkit.tasks import forecasting  # noqa: E402
+from rnnkit.tasks.forecasting import SeriesSpec, train_forecaster  # noqa: E402
+
+
+@pytest.fixture
+def series_csv(tmp_path):
+    t = pd.date_range("2000-01-01", periods=96, freq="MS")
+    rng = np.random.default_rng(1)
+    y = 10 + np.sin(np.arange(96) * 2 * np.pi / 12) + 0.2 * rng.standard_normal(96)
+    path = tmp_path / "s.csv"
+    pd.DataFrame({"month": t, "y": y}).to_csv(path, index=False)
+    return SeriesSpec(csv=str(path), time_column="month", targets=["y"])
+
+
+def weights(folder):
+    return Forecaster.from_pretrained(folder).net.state_dict()
+
+
+def test_crash_after_a_checkpoint_then_resume_equals_an_uninterrupted_run(tmp_path, series_csv, monkeypatch):
+    kw = dict(horizon=6, input_length=12, max_epochs=14, seed=3)
+    train_forecaster(series_csv, str(tmp_path / "whole"), **kw)
+
+    from rnnkit.training import checkpoint as ck
+
+    saved = {"n": 0}
+    original = ck.save_checkpoint
+
+    def crash_after_second(*args, **kwargs):
+        original(*args, **kwargs)
+        saved["n"] += 1
+        if saved["n"] == 2:  # epoch 10 written, then the process "dies"
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ck, "save_checkpoint", crash_after_second)
+    with pytest.raises(KeyboardInterrupt):
+        train_forecaster(series_csv, str(tmp_path / "cut"), **kw)
+    monkeypatch.setattr(ck, "save_checkpoint", original)
+    assert (tmp_path / "cut" / forecasting.CHECKPOINT_DIR).is_dir()
+    assert not (tmp_path / "cut" / "model.safetensors").exists()
+
+    info = train_forecaster(series_csv, str(tmp_path / "cut"), resume=True, **kw)
+    assert info["resumed_from"] == 10
+    assert not (tmp_path / "cut" / forecasting.CHECKPOINT_DIR).exists()  # removed once the model is saved
+    a, b = weights(tmp_path / "whole"), weights(tmp_path / "cut")
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_resume_refuses_other_settings_and_warns_without_a_checkpoint(tmp_path, series_csv, monkeypatch):
+    from rnnkit.training import checkpoint as ck
+
+    original = ck.save_checkpoint
+
+    def crash(*args, **kwargs):
+        original(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ck, "save_checkpoint", crash)
+    with pytest.raises(KeyboardInterrupt):
+        train_forecaster(series_csv, str(tmp_path / "m"), horizon=6, input_length=12, max_epochs=14)
+    monkeypatch.setattr(ck, "save_checkpoint", original)
+    with pytest.raises(ValueError, match=r"other settings \(horizon: 6 -> 4"):
+        train_forecaster(series_csv, str(tmp_path / "m"), horizon=4, input_length=12, max_epochs=14, resume=True)
+    with pytest.warns(UserWarning, match="no checkpoint"):
+        train_forecaster(series_csv, str(tmp_path / "fresh"), horizon=6, input_length=12, max_epochs=3, resume=True)
