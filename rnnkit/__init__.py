@@ -1,7 +1,8 @@
 """rnnkit: recurrent neural networks on PyTorch.
 
 Layers drop in for torch.nn's (``rnnkit.LSTM`` for ``torch.nn.LSTM``) and add ``lengths=``, any
-cell through ``rnnkit.Recurrent``, and a choice of execution engine.
+cell through ``rnnkit.Recurrent``, and a choice of execution engine. ``rnnkit.Forecaster`` forecasts
+time series (``fit(series)``, ``predict(horizon)``) and ``rnnkit.AnomalyDetector`` flags anomalies.
 """
 
 from .cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell
@@ -11,4 +12,16 @@ from .models import ElmanRNN, LanguageModel, LanguageModelConfig
 __version__ = "0.1.0"
 
 __all__ = ["RecurrentCell", "ElmanCell", "LSTMCell", "GRUCell", "Recurrent", "RNN", "LSTM", "GRU", "ElmanRNN",
-           "LanguageModel", "LanguageModelConfig"]
+           "LanguageModel", "LanguageModelConfig", "Forecaster", "ForecasterConfig", "AnomalyDetector"]
+
+# time-series names load pandas on first use, not at `import rnnkit`
+_LAZY = {"Forecaster": "rnnkit.models.forecaster", "ForecasterConfig": "rnnkit.models.forecaster",
+         "AnomalyDetector": "rnnkit.models.anomaly"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rnnkit' has no attribute {name!r}")

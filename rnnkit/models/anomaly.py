@@ -54,7 +54,8 @@ class AnomalyResult:
 
 
 class AnomalyDetector:
-    """Residual-based anomaly detector around a :class:`Forecaster` trained without covariates.
+    """Residual-based anomaly detector around a :class:`Forecaster` (derived calendar features are
+    fine; the user's own covariates are not).
 
     Args:
         forecaster: the model whose one-step forecasts give the residuals (fitted by :meth:`fit`
@@ -90,7 +91,7 @@ class AnomalyDetector:
         frame = as_frame(series)
         if fit_forecaster:
             self.forecaster.fit(frame)
-        residuals = self._residuals(frame.targets)  # (T - L, C)
+        residuals = self._residuals(frame.targets, frame.time)  # (T - L, C)
         self.center = np.median(residuals, axis=0)
         mad = np.median(np.abs(residuals - self.center), axis=0)
         self.spread = np.maximum(MAD_TO_SIGMA * mad, 1e-12 + 1e-9 * np.abs(residuals).max(axis=0))
@@ -110,7 +111,7 @@ class AnomalyDetector:
         flags = np.zeros(len(frame), dtype=bool)
         done = L  # points before `done` are final
         while done < len(values):
-            residuals, point = self._residuals(values[done - L:], with_point=True)  # for points done..T-1
+            residuals, point = self._residuals(values[done - L:], frame.time[done - L:], with_point=True)  # done..T-1
             part = self._scores(residuals)
             above = np.flatnonzero(part > self.threshold)
             stop = len(part) if not (self.impute and len(above)) else above[0] + 1
@@ -127,12 +128,14 @@ class AnomalyDetector:
         return StreamingDetector(self)
 
     # internals
-    def _residuals(self, values: np.ndarray, with_point: bool = False):
+    def _residuals(self, values: np.ndarray, time, with_point: bool = False):
         L = self.input_length
         if values.shape[0] <= L:
             raise ValueError(f"series has {values.shape[0]} points; scoring needs more than input_length = {L}")
         windows = sliding_windows(values, L)[:-1]  # (T - L, L, C): the window before each scored point
-        point, _, _ = self.forecaster.predict_windows(np.ascontiguousarray(windows), 1)
+        calendar = sliding_windows(self.forecaster.calendar_for(time), L + 1)  # (T - L, L + 1, F)
+        point, _, _ = self.forecaster.predict_windows(np.ascontiguousarray(windows), 1,
+                                                      calendar=np.ascontiguousarray(calendar))
         residuals = values[L:] - point[:, 0]
         return (residuals, point[:, 0]) if with_point else residuals
 
@@ -147,32 +150,46 @@ class AnomalyDetector:
 class StreamingDetector:
     """One point at a time, constant memory: ``update(value) -> (score, is_anomaly)``.
 
-    Holds the last ``input_length`` values in a fixed-size buffer; until it is full, ``update``
-    returns ``(nan, False)``. ``value`` is a number (one target) or a sequence of C numbers.
+    Holds the last ``input_length`` values (and, for a model with calendar features, their
+    timestamps) in fixed-size buffers; until they are full, ``update`` returns ``(nan, False)``.
+    ``value`` is a number (one target) or a sequence of C numbers; ``time`` its timestamp, needed
+    when the model derives calendar features.
     """
 
     def __init__(self, detector: AnomalyDetector) -> None:
         self.detector = detector
         self.n_targets = len(detector.forecaster.meta["target_names"])
+        self.needs_time = bool(detector.forecaster.meta["calendar_names"])
         self.window: deque = deque(maxlen=detector.input_length)
+        self.times: deque = deque(maxlen=detector.input_length)
 
-    def update(self, value) -> Tuple[float, bool]:
+    def update(self, value, time=None) -> Tuple[float, bool]:
         x = np.asarray(value, dtype=np.float64).reshape(-1)
         if x.shape[0] != self.n_targets or not np.isfinite(x).all():
             raise ValueError(f"update expects {self.n_targets} finite number(s), got {value!r}")
+        if self.needs_time and time is None:
+            raise ValueError("this model derives calendar features from dates: pass update(value, time=timestamp)")
         score, flag = float("nan"), False
         if len(self.window) == self.window.maxlen:
             window = np.stack(self.window)[None]  # (1, L, C)
-            point, _, _ = self.detector.forecaster.predict_windows(window, 1)
+            calendar = None
+            if self.needs_time:
+                import pandas as pd
+
+                calendar = self.detector.forecaster.calendar_for(pd.DatetimeIndex([*self.times, time]))[None]
+            point, _, _ = self.detector.forecaster.predict_windows(window, 1, calendar=calendar)
             score = float(self.detector._scores((x - point[0, 0])[None])[0])
             flag = bool(score > self.detector.threshold)
             if flag and self.detector.impute:
                 x = point[0, 0]
         self.window.append(x)
+        if self.needs_time:
+            self.times.append(time)
         return score, flag
 
     def reset(self) -> None:
         self.window.clear()
+        self.times.clear()
 
 
 def precision_recall_f1(flags, labels) -> Dict[str, float]:

@@ -7,6 +7,8 @@ maps them back with an increasing affine map (which keeps quantiles and scales s
 * :class:`GaussianHead` (K = 2): ``N(mu, sigma^2)`` with ``sigma = softplus(s) + 1e-3``; trained by
   the Gaussian negative log-likelihood ``log sigma + (y - mu)^2 / (2 sigma^2)`` (constant dropped);
   interval ``mu -/+ z * sigma`` with ``z`` the standard normal quantile at ``(1 + level) / 2``.
+* Both give ``spread_from_residuals``: the spread channels of a constant interval fitted to the
+  residuals of a known point forecast (the forecaster's starting point, before training).
 * :class:`QuantileHead` (K = 3): the median and the ``(1 -/+ level) / 2`` quantiles, kept ordered as
   ``median -/+ softplus(.)``; trained by the pinball (quantile) loss summed over the three quantiles.
 """
@@ -19,6 +21,11 @@ from typing import Tuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+
+def softplus_inverse(y: Tensor) -> Tensor:
+    """``x`` with ``softplus(x) = y`` (``y > 0``), computed stably: ``y + log(-expm1(-y))``."""
+    return y + torch.log(-torch.expm1(-y))
 
 
 class GaussianHead:
@@ -42,6 +49,12 @@ class GaussianHead:
     def interval(self, raw: Tensor) -> Tuple[Tensor, Tensor]:
         mu, sigma = raw[..., 0], self.sigma(raw)
         return mu - self.z * sigma, mu + self.z * sigma
+
+    def spread_from_residuals(self, residuals: Tensor) -> Tensor:
+        """Raw spread channels for residuals ``(N, ...)`` of a point forecast: the maximum-likelihood
+        constant ``sigma = sqrt(mean r^2)`` per position -> ``(..., 1)``."""
+        sigma = residuals.pow(2).mean(dim=0).sqrt().clamp_min(2e-3)
+        return softplus_inverse(sigma - 1e-3)[..., None]
 
 
 class QuantileHead:
@@ -68,6 +81,13 @@ class QuantileHead:
     def interval(self, raw: Tensor) -> Tuple[Tensor, Tensor]:
         lo, _, hi = self._quantiles(raw)
         return lo, hi
+
+    def spread_from_residuals(self, residuals: Tensor) -> Tensor:
+        """Raw offset channels for residuals ``(N, ...)`` of a point forecast: the empirical
+        ``(1 -/+ level) / 2`` quantiles of the residuals per position -> ``(..., 2)``."""
+        lo = torch.quantile(residuals, self.quantiles[0], dim=0).neg().clamp_min(1e-3)
+        hi = torch.quantile(residuals, self.quantiles[2], dim=0).clamp_min(1e-3)
+        return softplus_inverse(torch.stack([lo, hi], dim=-1))
 
 
 HEADS = {"gaussian": GaussianHead, "quantile": QuantileHead}

@@ -35,8 +35,8 @@ LossFn = Callable[..., Tensor]
 
 
 def teacher_forcing_probability(epoch: int, epochs: int, final: float) -> float:
-    """Linear decay of scheduled sampling over epochs: 1 at the first epoch, ``final`` at the last
-    (``linear_decay`` with ``k = 1``, ``c = (1 - final) / (epochs - 1)``, ``eps_min = final``)."""
+    """Linear decay of scheduled sampling over epochs: 1 at the first epoch, ``final`` from epoch
+    ``epochs - 1`` on (``linear_decay`` with ``k = 1``, ``c = (1 - final) / (epochs - 1)``, ``eps_min = final``)."""
     if epochs <= 1:
         return final
     return linear_decay(epoch, k=1.0, c=(1.0 - final) / (epochs - 1), eps_min=final)
@@ -72,7 +72,7 @@ def train_network(net: nn.Module, loss_fn: LossFn, train: Tuple[Tensor, ...], va
 
     Args:
         cfg: a ``ForecasterConfig`` (epochs, batch_size, lr, weight_decay, clip, patience,
-            teacher_forcing_min, select).
+            teacher_forcing_min, teacher_forcing_epochs, select).
         warmup: epochs of :func:`warm_up_head` before training (for a network whose location output
             starts from a solved linear forecast).
         state: a state produced by an earlier call's ``on_epoch``: training continues exactly from it
@@ -107,7 +107,7 @@ def train_network(net: nn.Module, loss_fn: LossFn, train: Tuple[Tensor, ...], va
     for epoch in range(start, cfg.epochs):
         if val is not None and since_best >= cfg.patience:
             break
-        p_truth = teacher_forcing_probability(epoch, cfg.epochs, cfg.teacher_forcing_min)
+        p_truth = teacher_forcing_probability(epoch, cfg.teacher_forcing_epochs, cfg.teacher_forcing_min)
         net.train()
         total = 0.0
         for idx in torch.randperm(n).split(cfg.batch_size):

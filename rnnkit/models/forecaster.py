@@ -92,6 +92,7 @@ class ForecasterConfig:
     select: str = "point"  # early stopping on "point" (MSE of the point forecast) or "nll" (the head's loss)
     head_warmup: int = 20  # ridge highway: epochs training only the interval part of the head first (0: none)
     teacher_forcing_min: float = 0.5  # autoregressive: final probability of feeding the true value
+    teacher_forcing_epochs: int = 30  # epochs over which it decays from 1 (early stopping ends most fits by ~50)
     seed: int = 0  # model initialisation, shuffling and scheduled sampling are seeded: fits repeat exactly
 
     def __post_init__(self) -> None:
@@ -100,7 +101,7 @@ class ForecasterConfig:
         _choice("head", self.head, tuple(HEADS))
         _choice("highway_init", self.highway_init, ("ridge", "random"))
         _choice("select", self.select, ("point", "nll"))
-        for name in ("hidden_size", "num_layers", "horizon", "epochs", "batch_size", "patience"):
+        for name in ("hidden_size", "num_layers", "horizon", "epochs", "batch_size", "patience", "teacher_forcing_epochs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -259,9 +260,10 @@ class Forecaster:
 
     @torch.no_grad()
     def _solve_highway(self, w: Tensor) -> None:
-        """Set the highway to the ridge-regression forecast of the windows ``w`` (B, L+H, ...) and the
-        RNN's location outputs to zero: training starts from the best linear forecaster, and the RNN
-        learns what it misses.
+        """Set the highway to the ridge-regression forecast of the windows ``w`` (B, L+H, ...), the
+        RNN's output map to constants (location 0, spread fitted to the ridge residuals): training
+        starts from the best linear forecaster with calibrated intervals, and the RNN learns what it
+        misses.
 
         In window-normalised units, for every window and target: ``y = W x + b`` with ``x`` the L
         inputs and ``y`` the H future values, ``[W b] = argmin |y - W x - b|^2 + ridge |W|^2``.
@@ -277,10 +279,14 @@ class Forecaster:
         coef = torch.linalg.lstsq(xa.T @ xa + penalty, xa.T @ y).solution  # (L+1, H)
         net.highway.weight.copy_(coef[:L].T)
         net.highway.bias.copy_(coef[L])
-        loc_rows = torch.arange(net.out.out_features) % net.K == 0
-        net.out.weight[loc_rows] = 0.0
-        net.out.bias[loc_rows] = 0.0
         net.highway.requires_grad_(cfg.highway_train)
+        # the RNN's outputs start as constants: location 0 (the ridge forecast stands), spread fitted to
+        # the ridge residuals per step and target, so the start has calibrated intervals
+        residuals = (y - xa @ coef).view(-1, C, H).transpose(1, 2)  # (N, H, C)
+        spread = HEADS[cfg.head](cfg.level).spread_from_residuals(residuals)  # (H, C, K-1)
+        net.out.weight.zero_()
+        net.out.bias.view(H, C, net.K)[..., 0] = 0.0
+        net.out.bias.view(H, C, net.K)[..., 1:] = spread.float()
 
     def _resolve_input_length(self, n_rows: int, season: int) -> int:
         cfg = self.config
@@ -426,21 +432,54 @@ class Forecaster:
                         upper=inv.inverse_transform(hi[0].double().numpy()),
                         level=self.config.level, time=times, names=tuple(self.meta["target_names"]))
 
-    def predict_windows(self, values: np.ndarray, horizon: int = 1) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def calendar_for(self, time) -> np.ndarray:
+        """The calendar features this model derives, for the timestamps ``time`` -> ``(T, F)``
+        (``(T, 0)`` for a model without them). Raises if the timestamps give other features (another
+        frequency than the model was trained on)."""
+        self._check_fitted()
+        names = self.meta["calendar_names"]
+        if not names:
+            return np.zeros((len(time), 0))
+        if not _is_datetime(time):
+            raise ValueError(f"the model uses calendar features {names}: give timestamps (a date index), "
+                             f"not {type(time).__name__}")
+        cal, got = calendar_features(time)
+        if list(got) != list(names):
+            raise ValueError(f"these timestamps give calendar features {list(got)}, the model was trained with {names}: "
+                             f"is the series at the model's frequency ({self.meta['freq']})?")
+        return cal
+
+    def predict_windows(self, values: np.ndarray, horizon: int = 1,
+                        calendar: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Batched forecasts from raw target windows ``(N, input_length, C)`` -> point, lower, upper
-        ``(N, horizon, C)`` in data units. Only for models without covariates (used by anomaly detection)."""
+        ``(N, horizon, C)`` in data units (used by anomaly detection).
+
+        For a model with calendar features, ``calendar`` holds them for each window's rows and the
+        ``horizon`` rows after it: ``(N, input_length + horizon, F)`` (slide :meth:`calendar_for` over
+        the series). Models with the user's own covariates are not served here: use :meth:`predict`.
+        """
         self._check_fitted()
         horizon = check_horizon(horizon)
-        if self.meta["past_names"] or self.meta["future_names"] or self.meta["calendar_names"]:
-            raise ValueError("predict_windows serves models without covariates (train with calendar=False); this one "
-                             f"uses {self.meta['past_names'] + self.meta['future_names'] + self.meta['calendar_names']}")
+        if self.meta["past_names"] or self.meta["future_names"]:
+            raise ValueError("predict_windows serves models without the user's own covariates; this one uses "
+                             f"{self.meta['past_names'] + self.meta['future_names']}: use predict(history=...)")
         arr = np.asarray(values, dtype=np.float64)
-        L, C = self.meta["input_length"], len(self.meta["target_names"])
+        L, C, F = self.meta["input_length"], len(self.meta["target_names"]), len(self.meta["calendar_names"])
         if arr.ndim != 3 or arr.shape[1:] != (L, C):
             raise ValueError(f"windows must have shape (N, {L}, {C}), got {arr.shape}")
+        if F:
+            if calendar is None:
+                raise ValueError(f"the model derives calendar features {self.meta['calendar_names']}: pass calendar= "
+                                 f"with shape ({arr.shape[0]}, {L + horizon}, {F}) (see calendar_for)")
+            cal = np.asarray(calendar, dtype=np.float64)
+            if cal.shape != (arr.shape[0], L + horizon, F):
+                raise ValueError(f"calendar must have shape ({arr.shape[0]}, {L + horizon}, {F}), got {cal.shape}")
+        else:
+            cal = np.zeros((arr.shape[0], L + horizon, 0))
         z = torch.from_numpy(self.scalers["target"].transform(arr)).float()
+        cal_t = torch.from_numpy(np.ascontiguousarray(cal)).float()
         empty = torch.zeros(arr.shape[0], L, 0)
-        point, lo, hi = self._rollout(z, empty, empty, torch.zeros(arr.shape[0], horizon, 0), horizon)
+        point, lo, hi = self._rollout(z, empty, cal_t[:, :L], cal_t[:, L:], horizon)
         inv = self.scalers["target"].inverse_transform
         return inv(point.double().numpy()), inv(lo.double().numpy()), inv(hi.double().numpy())
 
@@ -451,8 +490,11 @@ class Forecaster:
     def _check_history(self, frame: TimeSeriesFrame) -> TimeSeriesFrame:
         m = self.meta
         got = (list(frame.target_names), list(frame.past_names), list(frame.future_names))
-        if got[0] != m["target_names"] and frame.n_targets != len(m["target_names"]):
+        unnamed = tuple(got[0]) in (("y",), tuple(f"y{i}" for i in range(frame.n_targets)))  # a plain array
+        if frame.n_targets != len(m["target_names"]) or (got[0] != m["target_names"] and not unnamed):
             raise ValueError(f"history has targets {got[0]}, the model was trained on {m['target_names']}")
+        if _is_datetime(frame.time) and frame.freq and m.get("freq") and str(frame.freq) != str(m["freq"]):
+            raise ValueError(f"history has frequency {frame.freq!r}, the model was trained at {m['freq']!r}")
         if len(got[1]) != len(m["past_names"]) or len(got[2]) != len(m["future_names"]):
             raise ValueError(f"history has covariates {got[1]} / {got[2]}, the model was trained on "
                              f"{m['past_names']} / {m['future_names']}")

@@ -67,3 +67,29 @@ def test_errors(detector):
         detector.stream().update(float("nan"))
     with pytest.raises(ValueError, match="scoring needs more than input_length = 25"):
         detector.detect(CLEAN[:20])
+
+
+def test_a_model_with_calendar_features_detects_offline_and_streaming_alike():
+    import pandas as pd
+
+    from rnnkit.data.timeseries import from_dataframe
+
+    t = pd.date_range("2000-01-01", periods=240, freq="MS")
+    rng = np.random.default_rng(3)
+    y = 10 + 2 * np.sin(2 * np.pi * np.arange(240) / 12) + 0.02 * np.arange(240) + rng.normal(0, 0.1, 240)
+    spiky, labels = inject_spikes(y[120:], n=3, magnitude=3.0, start=30, seed=2, min_gap=20)
+    frame = from_dataframe(pd.DataFrame({"t": t, "y": np.concatenate([y[:120], spiky])}), "t", "y")
+    cfg = ForecasterConfig(hidden_size=8, input_length=24, horizon=1, epochs=10)
+    det = AnomalyDetector(Forecaster(cfg), threshold=5.0).fit(frame.slice(0, 120))
+    assert det.forecaster.meta["calendar_names"]  # month features, derived from the dates
+    test = frame.slice(96, None)  # 24 rows of context, then the spiky part
+    offline = det.detect(test)
+    assert precision_recall_f1(offline.flags[24:], labels)["recall"] == 1.0
+    stream = det.stream()
+    online = [stream.update(v, time=ts) for v, ts in zip(test.targets[:, 0], test.time)]
+    np.testing.assert_allclose([s for s, _ in online], offline.scores, rtol=1e-4, atol=1e-5, equal_nan=True)
+    np.testing.assert_array_equal([f for _, f in online], offline.flags)
+    with pytest.raises(ValueError, match="pass update\\(value, time=timestamp\\)"):
+        det.stream().update(1.0)
+    with pytest.raises(ValueError, match="calendar features"):
+        det.forecaster.predict_windows(np.zeros((1, 24, 1)), 1)

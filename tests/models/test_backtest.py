@@ -73,3 +73,19 @@ def test_bad_models():
         backtest({}, Y, 3, 2)
     with pytest.raises(TypeError, match="no fit/predict"):
         backtest({"x": object()}, Y, 3, 2)
+
+
+def test_no_leakage_into_the_rnnkit_forecaster_or_its_scaler():
+    from rnnkit.models.forecaster import Forecaster, ForecasterConfig
+
+    y = 5 + np.sin(np.arange(80) * 2 * np.pi / 8) + 0.05 * np.arange(80)
+    changed = y.copy()
+    changed[60:] = -1e4  # the future after the first origin
+    cfg = ForecasterConfig(hidden_size=8, input_length=8, horizon=4, epochs=3, calendar=False)
+    fa, fb = Forecaster(cfg), Forecaster(cfg)
+    a = backtest({"r": fa}, y, 56, 4, 4)
+    b = backtest({"r": fb}, changed, 56, 4, 4)
+    np.testing.assert_array_equal(a.forecasts["r"][0], b.forecasts["r"][0])  # origin 56 ends before row 60
+    assert not np.array_equal(a.forecasts["r"][-1], b.forecasts["r"][-1])  # later origins do see it
+    # the scaler of the last fit was fitted on exactly the history before the last origin
+    assert fb.scalers["target"].mean[0] == pytest.approx(changed[:a.origins[-1]].mean())

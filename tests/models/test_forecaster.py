@@ -156,7 +156,7 @@ def test_ridge_highway_is_the_closed_form_ridge_forecast_and_rnn_starts_at_zero(
     cfg = small(epochs=1, head_warmup=0, highway_ridge=0.5, window_scale=False)
     fc = Forecaster(cfg)
     fc.config = ForecasterConfig(**{**cfg.__dict__, "epochs": 1})
-    series = SINE[:120] + 0.01 * T[:120]
+    series = SINE[:120] + 0.01 * T[:120] + 0.2 * np.random.default_rng(0).standard_normal(120)
     # reference: numpy ridge on the same centred windows of the standardised series
     z = (series - series.mean()) / series.std()
     L, H = 20, 10
@@ -174,8 +174,12 @@ def test_ridge_highway_is_the_closed_form_ridge_forecast_and_rnn_starts_at_zero(
         fc._solve_highway(torch.from_numpy(win[:, :, None]).float())
     np.testing.assert_allclose(fc.net.highway.weight.detach().numpy(), coef[:L].T, atol=1e-4)
     np.testing.assert_allclose(fc.net.highway.bias.detach().numpy(), coef[L], atol=1e-4)
-    loc_rows = torch.arange(fc.net.out.out_features) % fc.net.K == 0
-    assert fc.net.out.weight[loc_rows].abs().sum() == 0 and fc.net.out.bias[loc_rows].abs().sum() == 0
+    assert fc.net.out.weight.abs().sum() == 0  # the RNN's outputs start as constants
+    bias = fc.net.out.bias.detach().view(H, 1, fc.net.K)
+    assert bias[..., 0].abs().sum() == 0  # location: the ridge forecast stands
+    resid = (y - loc) - xa @ coef  # spread: the ridge residuals' RMS per step (Gaussian MLE)
+    sigma = torch.nn.functional.softplus(bias[:, 0, 1]).numpy() + 1e-3
+    np.testing.assert_allclose(sigma, np.sqrt((resid ** 2).mean(0)), rtol=1e-3, atol=1e-5)
     assert not fc.net.highway.weight.requires_grad  # frozen by default: the RNN learns the residual
 
 
@@ -242,3 +246,44 @@ def test_the_rnn_residual_learns_what_the_linear_start_cannot():
     assert start["epoch"] == -1  # the ridge start, scored before any RNN update
     best = min(e["val_loss"] for e in fc.log[1:])
     assert best < 0.2 * start["val_loss"], (best, start)
+
+
+@pytest.mark.parametrize("head", ["gaussian", "quantile"])
+def test_default_intervals_cover_about_the_nominal_share(head):
+    rng = np.random.default_rng(5)
+    n = 420
+    y = 10 + 3 * np.sin(2 * np.pi * np.arange(n) / 12) + rng.normal(0, 1.0, n)  # noise sd 1
+    fc = Forecaster(ForecasterConfig(horizon=6, head=head)).fit(y[:300])
+    inside, widths = [], []
+    for origin in range(300, n - 6, 6):
+        out = fc.predict(6, history=y[:origin])
+        actual = y[origin:origin + 6]
+        inside += list((out.lower[:, 0] <= actual) & (actual <= out.upper[:, 0]))
+        widths += list(out.upper[:, 0] - out.lower[:, 0])
+    assert 0.8 <= np.mean(inside) <= 0.97, np.mean(inside)  # nominal 0.9
+    assert np.mean(widths) < 2 * 1.645 * 1.4, np.mean(widths)  # ~ 2 z sigma with sigma ~ 1
+
+
+def test_a_history_of_other_targets_or_frequency_is_refused():
+    t = pd.date_range("2000-01-01", periods=120, freq="MS")
+    y = 5 + np.sin(np.arange(120) * 2 * np.pi / 12)
+    fc = Forecaster(small(input_length=12, horizon=3, epochs=2, calendar=True)).fit(
+        from_dataframe(pd.DataFrame({"t": t, "sales": y}), "t", "sales"))
+    weekly = pd.DataFrame({"t": pd.date_range("2000-01-02", periods=60, freq="W-SUN"), "sales": y[:60]})
+    with pytest.raises(ValueError, match="frequency 'W-SUN', the model was trained at 'MS'"):
+        fc.predict(3, history=from_dataframe(weekly, "t", "sales"))
+    other = pd.DataFrame({"t": t, "visits": y})
+    with pytest.raises(ValueError, match=r"history has targets \['visits'\], the model was trained on \['sales'\]"):
+        fc.predict(3, history=from_dataframe(other, "t", "visits"))
+    plain = Forecaster(small(input_length=12, horizon=3, epochs=2)).fit(from_dataframe(pd.DataFrame({"t": np.arange(120), "sales": y}), "t", "sales"))
+    assert plain.predict(3, history=y[:50]).mean.shape == (3, 1)  # a plain array is taken as the same target
+
+
+def test_top_level_names():
+    import rnnkit
+    from rnnkit.models.anomaly import AnomalyDetector
+
+    assert rnnkit.Forecaster is Forecaster and rnnkit.ForecasterConfig is ForecasterConfig
+    assert rnnkit.AnomalyDetector is AnomalyDetector
+    with pytest.raises(AttributeError, match="no attribute 'Forcaster'"):
+        rnnkit.Forcaster
