@@ -1,5 +1,7 @@
 """`rnnkit train forecast --resume`: a run that crashed after a resume point continues exactly."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -70,5 +72,9 @@ def test_resume_refuses_other_settings_and_warns_without_a_checkpoint(tmp_path, 
     monkeypatch.setattr(ck, "save_checkpoint", original)
     with pytest.raises(ValueError, match=r"other settings \(horizon: 6 -> 4"):
         train_forecaster(series_csv, str(tmp_path / "m"), horizon=4, input_length=12, max_epochs=14, resume=True)
+    # the series' reading options are settings too: a --freq given now but not then is refused
+    with pytest.raises(ValueError, match=r"other settings \(series: .*'freq': None\} -> \{.*'freq': 'MS'\}"):
+        train_forecaster(replace(series_csv, freq="MS"), str(tmp_path / "m"), horizon=6, input_length=12,
+                         max_epochs=14, resume=True)
     with pytest.warns(UserWarning, match="no checkpoint"):
         train_forecaster(series_csv, str(tmp_path / "fresh"), horizon=6, input_length=12, max_epochs=3, resume=True)

@@ -12,15 +12,12 @@ import json
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 from ..data.atomic import atomic_write
 
 SERIES_FILE = "series.json"
 DEFAULT_DATASET = "sunspots"  # ships inside statsmodels: usable with no file and no download
-
-# usual seasonal periods by pandas frequency (for MASE and the seasonal baselines)
-_SEASONS = {"MS": 12, "M": 12, "ME": 12, "QS": 4, "Q": 4, "QE": 4, "W": 52, "D": 7, "B": 5, "h": 24, "H": 24}
 
 
 @dataclass
@@ -30,6 +27,7 @@ class SeriesSpec:
     time_column: Optional[str] = None  # the timestamp column of the file
     targets: Optional[List[str]] = None  # the columns to forecast
     fill: Optional[str] = None  # how to fill missing values; None = report them as an error
+    freq: Optional[str] = None  # the file's frequency ('MS', or an int step as text); None = inferred
 
     def load(self):
         from ..data.datasets import load_dataset
@@ -41,7 +39,28 @@ class SeriesSpec:
             raise ValueError("--time-col is required with --csv: name the column holding the timestamps")
         if not self.targets:
             raise ValueError("--target is required with --csv: name the column(s) to forecast, e.g. --target sales,visits")
-        return read_series(self.csv, self.time_column, self.targets, fill=self.fill)
+        return read_series(self.csv, self.time_column, self.targets, fill=self.fill, freq=parse_freq(self.freq))
+
+    @classmethod
+    def of_model(cls, record: Dict[str, object]) -> "SeriesSpec":
+        """The series a model folder was trained on (its ``series.json``)."""
+        return cls(csv=record.get("csv"), dataset=record.get("dataset"), time_column=record["time_column"],
+                   targets=list(record["targets"]), fill=record.get("fill"), freq=record.get("freq"))
+
+    def continuing(self, record: Dict[str, object]) -> "SeriesSpec":
+        """This file read as the model's series was: columns, fill and freq default to the model's."""
+        return SeriesSpec(csv=self.csv, time_column=self.time_column or record["time_column"],
+                          targets=self.targets or list(record["targets"]),
+                          fill=self.fill if self.fill is not None else record.get("fill"),
+                          freq=self.freq if self.freq is not None else record.get("freq"))
+
+
+def parse_freq(text: Optional[str]):
+    """``--freq``: a pandas alias for dates ('MS', 'W-SUN', 'MS+14D'), digits for an integer step."""
+    if text is None:
+        return None
+    text = str(text).strip()
+    return int(text) if text.isdigit() else text
 
 
 def season_of(frame, spec: SeriesSpec, given: Optional[int]) -> int:
@@ -54,8 +73,9 @@ def season_of(frame, spec: SeriesSpec, given: Optional[int]) -> int:
         from ..data.datasets import season_length
 
         return season_length(spec.dataset or DEFAULT_DATASET)
-    freq = str(frame.freq or "")
-    return _SEASONS.get(freq.lstrip("0123456789"), 1)
+    from ..data.timeseries import seasonal_period
+
+    return seasonal_period(frame.freq)  # 'W-SUN' -> 52, 'QS-OCT' -> 4, '2W-SUN' -> 26
 
 
 def parse_targets(text: Optional[str]) -> Optional[List[str]]:
@@ -90,8 +110,11 @@ def train_forecaster(spec: SeriesSpec, out: str, *, horizon: int, cell: str = "l
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"--out {out_dir} is a file, not a folder")
-    record = {"csv": spec.csv, "dataset": None if spec.csv else (spec.dataset or DEFAULT_DATASET),
-              "time_column": spec.time_column or "time", "targets": list(frame.target_names), "fill": spec.fill}
+    # the file by its absolute path, so that the folder's series is found from any working directory
+    record = {"csv": str(Path(spec.csv).resolve()) if spec.csv else None,
+              "dataset": None if spec.csv else (spec.dataset or DEFAULT_DATASET),
+              "time_column": spec.time_column or "time", "targets": list(frame.target_names), "fill": spec.fill,
+              "freq": spec.freq}
     settings = {"series": record, "config": asdict(config), "rows": len(frame)}
     ckpt = out_dir / CHECKPOINT_DIR
     state = None
@@ -123,7 +146,8 @@ def train_forecaster(spec: SeriesSpec, out: str, *, horizon: int, cell: str = "l
     plot = plot_forecast(frame, forecast, out_dir / "forecast.png", last=max(4 * horizon, 60),
                          title=f"{', '.join(frame.target_names)}: {horizon}-step forecast")
     return {"rows": len(frame), "targets": list(frame.target_names), "horizon": horizon, "plot": str(plot),
-            "model_dir": str(out_dir), "epochs": len(model.log), "resumed_from": None if state is None else state["epoch"]}
+            "model_dir": str(out_dir), "resumed_from": None if state is None else state["epoch"],
+            "epochs": sum(1 for entry in model.log if entry["epoch"] >= 0)}  # not the scored start (epoch -1)
 
 
 def load_model(model_dir: str):
@@ -140,14 +164,12 @@ def load_model(model_dir: str):
 
 def forecast_to_csv(model_dir: str, spec: Optional[SeriesSpec], horizon: int, out_csv: str) -> Dict[str, object]:
     """Forecast ``horizon`` steps after the end of ``spec``'s series (default: the training series)."""
-    from ..data.timeseries import read_series
     from ..diagnostics.forecast_plots import plot_forecast
 
     model, record = load_model(model_dir)
     history = None
     if spec is not None and spec.csv is not None:
-        history = read_series(spec.csv, spec.time_column or record["time_column"], spec.targets or record["targets"],
-                              fill=spec.fill if spec.fill is not None else record.get("fill"))
+        history = spec.continuing(record).load()
     forecast = model.predict(horizon, history=history)
     frame = forecast.to_dataframe()
     frame.index.name = record["time_column"]
@@ -157,25 +179,34 @@ def forecast_to_csv(model_dir: str, spec: Optional[SeriesSpec], horizon: int, ou
     plot = None
     if history is not None:
         plot = plot_forecast(history, forecast, out.with_suffix(".png"), last=max(4 * horizon, 60))
-    return {"rows": horizon, "csv": str(out), "plot": None if plot is None else str(plot), "columns": list(frame.columns)}
+    return {"rows": horizon, "csv": str(out), "plot": None if plot is None else str(plot),
+            "columns": [frame.index.name] + list(frame.columns)}
 
 
-def run_backtest(spec: SeriesSpec, *, model_dir: Optional[str], horizon: int, start: float, stride: Optional[int],
-                 season: Optional[int], config_overrides: Optional[dict] = None, out: Optional[str] = None):
-    """rnnkit against naive, seasonal naive, ETS and ARIMA on the same rolling origins."""
+def run_backtest(spec: SeriesSpec, *, model_dir: Optional[str], horizon: Optional[int], start: Union[int, float],
+                 stride: Optional[int], season: Optional[int], config_overrides: Optional[dict] = None,
+                 out: Optional[str] = None):
+    """rnnkit against naive, seasonal naive, ETS and ARIMA on the same rolling origins.
+
+    With ``model_dir``, rnnkit is the folder's *configuration* refitted at every origin on the rows
+    before it, not its saved weights: those were trained on the whole series, the windows scored
+    here included, and a backtest must not see the future. ``horizon`` defaults to the model's
+    (12 without a model). Returns ``(BacktestResult, season length, horizon)``.
+    """
     from ..models.backtest import backtest
     from ..models.baselines import ARIMAForecaster, ETSForecaster, NaiveForecaster, SeasonalNaiveForecaster
     from ..models.forecaster import Forecaster, ForecasterConfig
 
     if model_dir is not None:
         model, record = load_model(model_dir)
-        if spec.csv is None and record.get("csv") is None:
-            spec = SeriesSpec(dataset=record["dataset"])
-        elif spec.csv is None:
-            spec = SeriesSpec(csv=record["csv"], time_column=record["time_column"], targets=record["targets"],
-                              fill=record.get("fill"))
+        if spec.csv is None and spec.dataset is None:
+            spec = SeriesSpec.of_model(record)
+        elif spec.csv is not None:
+            spec = spec.continuing(record)
         config = model.config
+        horizon = config.horizon if horizon is None else horizon
     else:
+        horizon = 12 if horizon is None else horizon
         config = ForecasterConfig(horizon=horizon, **(config_overrides or {}))
     frame = spec.load()
     m = season_of(frame, spec, season)
@@ -194,35 +225,46 @@ def run_backtest(spec: SeriesSpec, *, model_dir: Optional[str], horizon: int, st
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write(folder / "backtest.csv", result.summary.to_csv())
         plot_backtest_errors(result.summary, folder / "backtest.png", metric="mase")
-    return result, m
+    return result, m, horizon
 
 
-def run_detect(model_dir: str, spec: SeriesSpec, calibrate: float, out_csv: Optional[str]):
-    """Flag points whose one-step forecast residual is extreme; threshold set on the first part."""
-    from ..data.timeseries import read_series
+def run_detect(model_dir: str, spec: SeriesSpec, calibrate: Optional[float], out_csv: Optional[str]):
+    """Flag points whose one-step forecast residual is extreme (a robust z-score above 4).
+
+    The residuals' centre and scale -- hence the threshold -- are set on the model's own training
+    series (the file or bundled series in ``series.json``); ``calibrate=F`` sets them on the
+    leading fraction F of the scanned series instead. The scanned series is ``spec``'s file, or
+    the training series. Returns ``(scanned frame, AnomalyResult, where the threshold was set)``.
+    """
     from ..models.anomaly import AnomalyDetector
 
-    if not 0 < calibrate < 1:
+    if calibrate is not None and not 0 < calibrate < 1:
         raise ValueError(f"--calibrate must be a fraction in (0, 1), got {calibrate}")
     model, record = load_model(model_dir)
-    if spec.csv is None:
-        frame = SeriesSpec(csv=record["csv"], dataset=record["dataset"], time_column=record["time_column"],
-                           targets=record["targets"], fill=record.get("fill")).load()
+    training = SeriesSpec.of_model(record)
+    if calibrate is None and training.csv is not None and not Path(training.csv).is_file():
+        raise FileNotFoundError(f"the model's training series {training.csv} is gone, and it sets the threshold: "
+                                "restore it, or pass --csv FILE --calibrate F to set the threshold on the leading "
+                                "fraction F of FILE")
+    scanned = training if spec.csv is None else spec.continuing(record)
+    frame = scanned.load()
+    if calibrate is None:
+        reference = frame if scanned is training else training.load()
+        source = f"the model's training series, {training.csv or training.dataset}"
     else:
-        frame = read_series(spec.csv, spec.time_column or record["time_column"], spec.targets or record["targets"],
-                            fill=spec.fill)
-    n_cal = int(len(frame) * calibrate)
-    detector = AnomalyDetector(model).fit(frame.slice(0, n_cal), fit_forecaster=False)
+        reference = frame.slice(0, int(len(frame) * calibrate))
+        source = f"the first {len(reference)} points of the scanned series"
+    detector = AnomalyDetector(model).fit(reference, fit_forecaster=False)
     result = detector.detect(frame)
     if out_csv is not None:
         import pandas as pd
+
+        from ..diagnostics.forecast_plots import plot_anomalies
 
         table = pd.DataFrame({"score": result.scores, "anomaly": result.flags}, index=frame.time)
         table.index.name = record["time_column"]
         out = Path(out_csv)
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(out, table.to_csv())
-        from ..diagnostics.forecast_plots import plot_anomalies
-
         plot_anomalies(frame, result, out.with_suffix(".png"))
-    return frame, result
+    return frame, result, source
