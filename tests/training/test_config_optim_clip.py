@@ -172,3 +172,26 @@ def test_the_schedule_follows_applied_updates_and_skips_with_the_optimizer():
     # warmup (s + 1) / 5 over s = applied updates: 1, 1 (skipped), 2, 3, 4, 5
     assert [lrs[i] for i in range(1, 7)] == pytest.approx([0.4, 0.4, 0.6, 0.8, 1.0, 1.0])
     assert trainer.scheduler.last_epoch == trainer.step - trainer.guard.total == 5
+
+
+def test_adam_and_adamw_take_torchs_fused_kernel_and_match_the_plain_update():
+    import torch
+    from rnnkit.training import TrainConfig
+    from rnnkit.training.optim import build_optimizer
+
+    for name, cls in (("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW)):
+        torch.manual_seed(0)
+        a = torch.nn.Linear(8, 4)
+        b = torch.nn.Linear(8, 4)
+        b.load_state_dict(a.state_dict())
+        ours = build_optimizer(a.parameters(), TrainConfig(optimizer=name, lr=1e-2, weight_decay=0.1))
+        assert ours.defaults["fused"] is True
+        plain = cls(b.parameters(), lr=1e-2, weight_decay=0.1)
+        for _ in range(5):
+            x = torch.randn(16, 8)
+            for m, opt in ((a, ours), (b, plain)):
+                opt.zero_grad()
+                m(x).pow(2).mean().backward()
+                opt.step()
+        for p, q in zip(a.parameters(), b.parameters()):
+            torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
