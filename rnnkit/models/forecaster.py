@@ -54,7 +54,11 @@ from .forecast_types import Forecast, check_horizon
 from .scheduled_sampling import mix_inputs
 
 FORMAT = "rnnkit.forecaster"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Fields added in version 2, with the values version-1 models were trained with (their defaults
+# then), so a model saved before still forecasts as it did.
+_V1_MISSING = {"window_scale": True, "highway_init": "random", "highway_ridge": 1.0, "highway_train": True,
+               "select": "nll", "head_warmup": 0}
 CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 STRATEGIES = ("direct", "autoregressive")
 
@@ -541,9 +545,12 @@ class Forecaster:
                 raise FileNotFoundError(f"{name} not found in {os.fspath(directory)!r}: not a saved Forecaster")
         with open(paths["config.json"]) as f:
             config = json.load(f)
-        if config.get("format") != FORMAT or config.get("version") != FORMAT_VERSION:
-            raise ValueError(f"{paths['config.json']} is not a {FORMAT} v{FORMAT_VERSION} file "
+        if config.get("format") != FORMAT or config.get("version") not in (1, FORMAT_VERSION):
+            raise ValueError(f"{paths['config.json']} is not a {FORMAT} v1-v{FORMAT_VERSION} file "
                              f"(format {config.get('format')!r}, version {config.get('version')!r})")
+        if config["version"] == 1:
+            config["config"] = {**_V1_MISSING, "teacher_forcing_epochs": config["config"].get("epochs", 300),
+                                **config["config"]}
         known = {f.name for f in fields(ForecasterConfig)}
         unknown = set(config["config"]) - known
         if unknown:

@@ -287,3 +287,25 @@ def test_top_level_names():
     assert rnnkit.AnomalyDetector is AnomalyDetector
     with pytest.raises(AttributeError, match="no attribute 'Forcaster'"):
         rnnkit.Forcaster
+
+
+def test_a_version_1_model_loads_with_the_settings_it_was_trained_with(tmp_path):
+    import json
+
+    fc = Forecaster(small(epochs=2, window_scale=True, highway_init="random", select="nll", head_warmup=0,
+                          highway_train=True)).fit(SINE[:120])
+    fc.save_pretrained(tmp_path)
+    before = fc.predict(5).mean
+    doc = json.loads((tmp_path / "config.json").read_text())
+    for name in ("window_scale", "highway_init", "highway_ridge", "highway_train", "select", "head_warmup",
+                 "teacher_forcing_epochs"):
+        del doc["config"][name]  # what a version-1 file holds
+    doc["version"] = 1
+    (tmp_path / "config.json").write_text(json.dumps(doc))
+    old = Forecaster.from_pretrained(tmp_path)
+    assert old.config.window_scale is True and old.config.highway_init == "random" and old.config.select == "nll"
+    np.testing.assert_array_equal(old.predict(5).mean, before)
+    doc["version"] = 7
+    (tmp_path / "config.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="version 7"):
+        Forecaster.from_pretrained(tmp_path)
