@@ -6,8 +6,9 @@ Pipeline (all fitted on the series given to :meth:`Forecaster.fit`, i.e. trainin
    covariates; inverted on output.
 2. Sliding windows of ``input_length + horizon`` rows (:mod:`rnnkit.data.windows`).
 3. Window normalisation (as RevIN / DeepAR's scaling): each window's targets are centred on the
-   mean of its own input part (``window_scale=True`` also divides by its std), and the model also
-   sees that level. Trends and level shifts outside the training range then look familiar.
+   mean of its own input part (``window_scale=True`` also divides by its std; ``level_inputs=True``
+   also feeds the window's level to the RNN, off by default). Trends and level shifts outside the
+   training range then look familiar.
 4. An rnnkit recurrent layer (LSTM by default, GRU or RNN) and a probabilistic head
    (:mod:`rnnkit.models.forecast_heads`: Gaussian by default, or quantiles).
 
@@ -154,7 +155,7 @@ class ForecastNet(nn.Module):
     """Encoder RNN + output map. Shapes: B batch, L input steps, H horizon, C targets, K head params.
 
     Inputs per step: window-normalised targets (C), past covariates (P), known-future covariates
-    (F), and the window's level features (2C: mean and log-scale) when window norm is on.
+    (F), and the window's level features (2C: mean and log-scale) with window_norm and level_inputs on.
     """
 
     def __init__(self, cfg: ForecasterConfig, input_length: int, n_targets: int, n_past: int, n_future: int) -> None:
