@@ -57,16 +57,20 @@ def error_line(text):
     return lines[-1]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A character model that has learned TEXT (trained once for the module; copy it before changing it)."""
-    root = tmp_path_factory.mktemp("trained")
+def train_on_text(root, *options):
+    """Write TEXT to ``root/corpus.txt`` and train on it into ``root/run``: (run, corpus, output)."""
     corpus = root / "corpus.txt"
     corpus.write_text(TEXT, encoding="utf-8")
     out = root / "run"
-    code, text = run("train", "lm", "--text", corpus, "--out", out, "--sample-length", 20, *LEARNS)
+    code, text = run("train", "lm", "--text", corpus, "--out", out, *options, *LEARNS)
     assert code == 0, text
     return out, corpus, text
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A character model that has learned TEXT (trained once for the module; copy it before changing it)."""
+    return train_on_text(tmp_path_factory.mktemp("trained"), "--sample-length", 20)
 
 
 def copy_of(trained, tmp_path):
@@ -159,12 +163,7 @@ def test_a_plot_that_fails_only_warns(tmp_path, corpus, monkeypatch):
 
 @pytest.fixture(scope="module")
 def word_model(tmp_path_factory):
-    root = tmp_path_factory.mktemp("word")
-    corpus = root / "corpus.txt"
-    corpus.write_text(TEXT, encoding="utf-8")
-    out = root / "run"
-    code, text = run("train", "lm", "--text", corpus, "--out", out, "--level", "word", "--sample-length", 0, *LEARNS)
-    assert code == 0, text
+    out, corpus, text = train_on_text(tmp_path_factory.mktemp("word"), "--level", "word", "--sample-length", 0)
     assert "nats/word" in text and "bits/character)" in text
     return out, corpus
 
