@@ -9,7 +9,7 @@ from .cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell
 from .layers import GRU, LSTM, RNN, Recurrent
 from .models import ElmanRNN, LanguageModel, LanguageModelConfig
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["RecurrentCell", "ElmanCell", "LSTMCell", "GRUCell", "Recurrent", "RNN", "LSTM", "GRU", "ElmanRNN",
            "LanguageModel", "LanguageModelConfig", "Forecaster", "ForecasterConfig", "AnomalyDetector"]
