@@ -23,7 +23,7 @@ from typing import Optional
 
 import typer
 
-from .data.vocab import MissingOptionalDependency
+from ._checks import InvalidValueError, MissingFileError, MissingOptionalDependency
 
 app = typer.Typer(
     help="rnnkit: recurrent neural networks from a text file or a CSV to a trained model.",
@@ -97,7 +97,7 @@ def _existing_file(path: Optional[Path], what: str) -> Optional[str]:
     if path is None:
         return None
     if not path.exists():
-        raise FileNotFoundError(f"{what} not found: {path}")
+        raise MissingFileError(f"{what} not found: {path}")
     if path.is_dir():
         raise IsADirectoryError(f"{what} is a folder, expected a file: {path}")
     return str(path)
@@ -136,13 +136,15 @@ def train_lm(
 
     Without --time-budget and --max-steps the run trains for 5 minutes, with settings sized for that.
     """
+    from .data.tokenizers import tokenizer_type
+    from .models.format import NotAFolderError
     from .models.generation import stream_text
     from .tasks.language_modeling import LanguageModelRecipe, resume_recipe, train_language_model
 
     if sample_length < 0:
-        raise ValueError(f"--sample-length must be >= 0 (0: no sample), got {sample_length}")
+        raise InvalidValueError(f"--sample-length must be >= 0 (0: no sample), got {sample_length}")
     if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out {out} is a file; the run needs a folder (it is created if missing)")
+        raise NotAFolderError(f"--out {out} is a file; the run needs a folder (it is created if missing)")
     options = dict(
         text=_existing_file(text, "text file"), level=level, cell=cell, embedding_size=embedding_size,
         hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, bptt=bptt, batch_size=batch_size,
@@ -155,11 +157,13 @@ def train_lm(
     if recipe is None:
         recipe = LanguageModelRecipe(**options, out=str(out), resume=resume)
     summary = train_language_model(recipe, log=lambda m: typer.echo(m))
-    unit = {"char": "character", "word": "word", "bpe": "token"}[recipe.level]
+    tokenizer = tokenizer_type(recipe.level)
+    unit = tokenizer.unit
     typer.echo(f"trained {summary['steps']} updates in {summary['train_seconds']} s "
                f"({summary['tokens_per_second']:,} tokens/s)")
     if summary["val_loss"] is not None:
-        per_char = "" if recipe.level == "char" else f" ({summary['val_bits_per_character']:.3f} bits/character)"
+        per_char = ("" if tokenizer.tokens_are_characters
+                    else f" ({summary['val_bits_per_character']:.3f} bits/character)")
         typer.echo(f"validation: {summary['val_loss']:.4f} nats/{unit}, {summary['val_bits_per_token']:.3f} "
                    f"bits/{unit}{per_char}, perplexity {summary['val_perplexity']:.2f}")
     if sample_length > 0:
@@ -209,22 +213,24 @@ def evaluate(
     Without --text it scores the held-out validation part of the training text, as training did.
     Bits per character divide the total loss by the characters scored, so word and BPE models
     compare with character models."""
+    from .data.tokenizers import tokenizer_type
     from .tasks.language_modeling import evaluate_language_model
 
     _load_lm(model_dir)  # checks the folder first, with a clear message
     result = evaluate_language_model(str(model_dir), _existing_file(text, "text file"))
+    per_character = tokenizer_type(result["level"]).tokens_are_characters
+    unit = result["unit"]
     typer.echo(f"text: {result['text']}")
-    if result["level"] == "char":
+    if per_character:
         typer.echo(f"characters: {result['tokens']:,}")
         typer.echo(f"loss: {result['loss']:.4f} nats/character")
         typer.echo(f"bits per character: {result['bits_per_character']:.4f}")
     else:
-        unit = "word" if result["level"] == "word" else "token"
         typer.echo(f"{unit}s: {result['tokens']:,} ({result['characters']:,} characters)")
         typer.echo(f"loss: {result['loss']:.4f} nats/{unit}")
         typer.echo(f"bits per {unit}: {result['bits_per_token']:.4f}")
         typer.echo(f"bits per character: {result['bits_per_character']:.4f}")
-    typer.echo(f"perplexity: {result['perplexity']:.3f}" + ("" if result["level"] == "char" else f" (per {unit})"))
+    typer.echo(f"perplexity: {result['perplexity']:.3f}" + ("" if per_character else f" (per {unit})"))
 
 
 # ---- forecasting -----------------------------------------------------------------------------
@@ -378,23 +384,18 @@ def detect(
 
 
 def _load_lm(model_dir: Path):
-    from .models.language_model import LanguageModel
+    """The language model in ``model_dir``, with its vocabulary; every problem with the folder (missing,
+    a file, another kind of model, a missing or unreadable file) is a user error naming it."""
+    from .models.format import read_model
+    from .models.language_model import MODEL_TYPE, VOCAB_NAME, LanguageModel
 
-    if not model_dir.exists():
-        raise FileNotFoundError(f"model folder not found: {model_dir}")
-    if not model_dir.is_dir():
-        raise NotADirectoryError(f"{model_dir} is a file, not a model folder: give the folder written by `rnnkit train lm`")
-    if not (model_dir / "config.json").is_file():
-        raise FileNotFoundError(f"{model_dir} holds no config.json: not a model folder written by `rnnkit train lm`")
-    if not (model_dir / "vocab.json").is_file():
-        raise FileNotFoundError(
-            f"{model_dir} holds no vocab.json: the model's vocabulary is needed to read and write text "
+    folder = read_model(model_dir, expected=MODEL_TYPE)
+    if not folder.has(VOCAB_NAME):
+        raise MissingFileError(
+            f"{model_dir} holds no {VOCAB_NAME}: the model's vocabulary is needed to read and write text "
             f"(a folder written by `rnnkit train lm` has one)"
         )
-    try:
-        return LanguageModel.from_pretrained(model_dir)
-    except RuntimeError as err:  # anything torch or safetensors could not load is a problem with the files
-        raise ValueError(f"cannot load the model in {model_dir}: {err}") from None
+    return LanguageModel.from_folder(folder)
 
 
 def main() -> None:

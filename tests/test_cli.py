@@ -243,7 +243,8 @@ def test_resume_with_a_changed_model_or_data_option_is_one_line_error(tmp_path, 
     assert code == 2, stdout + stderr
     assert stdout == "" and len(stderr.strip().splitlines()) == 1, stderr
     line = error_line(stderr)
-    assert f"{option} {value} conflicts with the run in {out}, which was started with {option} {saved}" in line
+    assert f"cannot resume the run in {out}: {option} {value} (the run was started with {saved})" in line
+    assert "resume without them" in line
     assert (out / "model.safetensors").read_bytes() == before  # refused before anything was touched
 
 
@@ -334,8 +335,8 @@ def test_bad_text_files_give_one_clear_line(tmp_path, make, pattern):
     "args,pattern",
     [
         (["--hidden-size", "-3"], "hidden_size"),
-        (["--bptt", "0"], "bptt must be a positive int, got 0"),
-        (["--lr", "-1"], "lr must be positive"),
+        (["--bptt", "0"], "bptt must be an int >= 1, got 0"),
+        (["--lr", "-1"], "lr must be a finite number > 0"),
         (["--dropout", "1.5"], "dropout"),
         (["--cell", "transformer"], "cell"),
         (["--time-budget", "0"], "time_budget"),
@@ -360,7 +361,8 @@ def test_out_that_is_a_file_is_refused_before_training(tmp_path, corpus):
 
 def test_bpe_without_tokenizers_says_how_to_install_it(tmp_path, corpus, monkeypatch):
     monkeypatch.setitem(sys.modules, "tokenizers", None)  # import tokenizers now raises ImportError
-    code, text = run("train", "lm", "--text", corpus, "--out", tmp_path / "o", "--level", "bpe", "--max-steps", 2, *TINY)
+    code, text = run("train", "lm", "--text", corpus, "--out", tmp_path / "o", "--level", "bpe", "--max-steps", 2,
+                     *TINY)
     assert code == 2 and "pip install 'rnnkit[bpe]'" in error_line(text)
 
 
@@ -371,17 +373,37 @@ def test_non_number_is_a_usage_error(tmp_path, corpus):
 
 def test_generate_and_evaluate_need_a_model_folder(tmp_path, trained):
     code, text = run("generate", tmp_path / "nothing")
-    assert code == 2 and "error: model folder not found" in text
+    assert code == 2 and f"error: model folder '{tmp_path / 'nothing'}' does not exist" in text
     (tmp_path / "empty").mkdir()
     code, text = run("evaluate", tmp_path / "empty")
     assert code == 2 and "holds no config.json" in error_line(text)
     code, text = run("generate", trained[0] / "config.json")
-    assert code == 2 and "config.json is a file, not a model folder" in error_line(text)
+    assert code == 2 and "config.json' is a file, not a model folder" in error_line(text)
     out = copy_of(trained, tmp_path)
     (out / "vocab.json").unlink()
     for verb in ("generate", "evaluate"):
         code, text = run(verb, out)
         assert code == 2 and f"{out} holds no vocab.json" in error_line(text)
+
+
+@pytest.mark.parametrize("verb", ["generate", "evaluate"])
+def test_a_folder_of_another_kind_is_refused_naming_what_it_holds(verb):
+    forecaster = Path(__file__).parent / "fixtures" / "legacy" / "forecaster_v2_direct"
+    code, text = run(verb, forecaster)
+    line = error_line(text)
+    assert code == 2 and f"'{forecaster}' holds a forecaster (written by `rnnkit train forecast`), " \
+                          "expected a language model (written by `rnnkit train lm`)" in line
+
+
+def test_a_runtime_error_that_is_not_about_the_files_keeps_its_traceback(trained, monkeypatch):
+    from rnnkit.models.language_model import LanguageModel
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("a bug while moving the model")
+
+    monkeypatch.setattr(LanguageModel, "to", broken)
+    result = CliRunner().invoke(app, ["generate", str(trained[0]), "--length", "3"])
+    assert result.exit_code == 1 and isinstance(result.exception, RuntimeError)
 
 
 @pytest.mark.parametrize("verb", ["generate", "evaluate"])
@@ -398,12 +420,12 @@ def test_corrupt_weights_give_one_line_naming_the_file(tmp_path, trained, verb):
 
 
 def test_a_runtime_error_while_loading_is_one_line(tmp_path, trained, monkeypatch):
-    import rnnkit.models.language_model as lm
+    import rnnkit.models.format as model_format
 
     def broken(data):
         raise RuntimeError("storage could not be mapped")
 
-    monkeypatch.setattr(lm, "load_safetensors", broken)
+    monkeypatch.setattr(model_format, "load_safetensors", broken)
     code, text = run("generate", trained[0])
     assert code == 2 and "storage could not be mapped" in error_line(text)
 

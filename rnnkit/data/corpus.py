@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Sequence, Tuple, TypeVar, Union
 
+from .._checks import FileFormatError, InvalidTypeError, InvalidValueError, MissingFileError
 from .atomic import atomic_write  # noqa: F401  (re-exported: rnnkit.data.corpus.atomic_write)
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -26,35 +27,35 @@ def read_text(path: PathLike) -> str:
     become ``\\n``).
 
     Raises:
-        FileNotFoundError: the path does not exist.
+        MissingFileError: the path does not exist (a ``FileNotFoundError``).
         IsADirectoryError: the path is a folder.
-        ValueError: the file is empty or only whitespace, contains NUL bytes (binary), or is not
-            valid UTF-8 (the message gives the byte offset).
+        FileFormatError: the file is empty or only whitespace, contains NUL bytes (binary), or is
+            not valid UTF-8 (the message gives the byte offset); a ``ValueError``.
     """
     p = Path(os.fspath(path))
     if not p.exists():
-        raise FileNotFoundError(f"text file {str(p)!r} does not exist")
+        raise MissingFileError(f"text file {str(p)!r} does not exist")
     if p.is_dir():
         raise IsADirectoryError(f"expected a text file, got the folder {str(p)!r}")
     data = p.read_bytes()
     if not data:
-        raise ValueError(f"text file {str(p)!r} is empty (0 bytes); a corpus needs text")
+        raise FileFormatError(f"text file {str(p)!r} is empty (0 bytes); a corpus needs text")
     nul = data.find(b"\x00")
     if nul >= 0:
-        raise ValueError(
+        raise FileFormatError(
             f"file {str(p)!r} is not text: it contains a NUL byte at offset {nul} (a binary file?); "
             f"expected UTF-8 text"
         )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise ValueError(
+        raise FileFormatError(
             f"file {str(p)!r} is not valid UTF-8: byte {data[err.start]:#04x} at offset {err.start} "
             f"({err.reason}); convert it to UTF-8 first"
         ) from None
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
-        raise ValueError(f"text file {str(p)!r} contains only whitespace ({len(data)} bytes); a corpus needs text")
+        raise FileFormatError(f"text file {str(p)!r} contains only whitespace ({len(data)} bytes); a corpus needs text")
     return text
 
 
@@ -74,14 +75,14 @@ def split_train_val(data: S, val_fraction: float = 0.1) -> Tuple[S, S]:
     gives an empty validation part. Both parts must be non-empty otherwise.
     """
     if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
-        raise ValueError(f"val_fraction must be a number in [0, 1), got {val_fraction!r}")
+        raise InvalidValueError(f"val_fraction must be a number in [0, 1), got {val_fraction!r}")
     try:
         n = len(data)
     except TypeError:
-        raise TypeError(f"data must be a str, list or 1-D tensor, got {type(data).__name__}") from None
+        raise InvalidTypeError(f"data must be a str, list or 1-D tensor, got {type(data).__name__}") from None
     cut = int(n * (1 - val_fraction))
     if val_fraction > 0 and (cut == 0 or cut == n):
-        raise ValueError(
+        raise InvalidValueError(
             f"cannot split {n} items with val_fraction={val_fraction}: one part would be empty "
             f"(train {cut}, validation {n - cut}); use a longer corpus or another fraction"
         )

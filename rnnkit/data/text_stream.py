@@ -22,6 +22,8 @@ from typing import Iterator, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
+from .._checks import InvalidTypeError, InvalidValueError, positive_int
+
 IdsLike = Union[Tensor, Sequence[int]]
 
 
@@ -31,18 +33,19 @@ def as_id_tensor(ids: IdsLike, vocab_size: Optional[int] = None, name: str = "id
         try:
             ids = torch.as_tensor(ids) if len(ids) else torch.empty(0, dtype=torch.long)  # [] would be float
         except (TypeError, ValueError, RuntimeError):
-            raise TypeError(f"{name} must be a 1-D tensor or sequence of ints, got {type(ids).__name__}") from None
+            raise InvalidTypeError(f"{name} must be a 1-D tensor or sequence of ints, "
+                                   f"got {type(ids).__name__}") from None
     if ids.dim() != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {tuple(ids.shape)}")
+        raise InvalidValueError(f"{name} must be 1-D, got shape {tuple(ids.shape)}")
     if ids.dtype == torch.bool or ids.is_floating_point() or ids.is_complex():
-        raise TypeError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
+        raise InvalidTypeError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
     ids = ids.long()
     if ids.numel():
         lo, hi = int(ids.min()), int(ids.max())
         if lo < 0:
-            raise ValueError(f"{name} must be >= 0, got the id {lo}")
+            raise InvalidValueError(f"{name} must be >= 0, got the id {lo}")
         if vocab_size is not None and hi >= vocab_size:
-            raise ValueError(f"{name} must be < vocab_size={vocab_size}, got the id {hi}")
+            raise InvalidValueError(f"{name} must be < vocab_size={vocab_size}, got the id {hi}")
     return ids
 
 
@@ -59,7 +62,7 @@ class TextStream:
     Attributes:
         data: the laid-out streams, ``(B, L)`` int64.
 
-    Raises ``ValueError`` when the corpus is too short for one full chunk: it needs at least
+    Raises :class:`~rnnkit._checks.InvalidValueError` when the corpus is too short for one full chunk: it needs at least
     ``batch_size * (seq_len + 1)`` ids.
 
     Example::
@@ -80,15 +83,12 @@ class TextStream:
         vocab_size: Optional[int] = None,
         device: Optional[Union[str, torch.device]] = None,
     ) -> None:
-        for name, value in (("batch_size", batch_size), ("seq_len", seq_len)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+        batch_size = positive_int("batch_size", batch_size)
+        seq_len = positive_int("seq_len", seq_len)
         ids = as_id_tensor(ids, vocab_size)
         need = batch_size * (seq_len + 1)
         if ids.numel() < need:
-            raise ValueError(
+            raise InvalidValueError(
                 f"the corpus is too short for one training window: {ids.numel()} tokens, but "
                 f"batch_size={batch_size} streams of seq_len={seq_len} inputs plus 1 target need at least "
                 f"{need} tokens; use a longer text or a smaller batch_size / seq_len"
@@ -117,7 +117,7 @@ class TextStream:
         ``k' = seq_len`` except possibly for the last chunk. Views into :attr:`data`."""
         n = len(self)
         if isinstance(index, bool) or not isinstance(index, int):
-            raise TypeError(f"chunk index must be an int, got {index!r}")
+            raise InvalidTypeError(f"chunk index must be an int, got {index!r}")
         if not -n <= index < n:
             raise IndexError(f"chunk index {index} is out of range for {n} chunks")
         index %= n
@@ -128,7 +128,7 @@ class TextStream:
     def chunks(self, start: int = 0) -> Iterator[Tuple[Tensor, Tensor]]:
         """Iterate chunks ``start, start + 1, ..., len(self) - 1`` (resume a pass from ``start``)."""
         if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= len(self):
-            raise ValueError(f"start must be an int chunk index in [0, {len(self)}], got {start!r}")
+            raise InvalidValueError(f"start must be an int chunk index in [0, {len(self)}], got {start!r}")
         for i in range(start, len(self)):
             yield self.chunk(i)
 

@@ -60,6 +60,10 @@ DESCRIPTIONS: Dict[str, str] = {
 }
 
 
+class NotAFolderError(FileFormatError, NotADirectoryError):
+    """A file was given where a model folder belongs (a user error, and a ``NotADirectoryError``)."""
+
+
 def register_model_type(name: str, target: str, description: Optional[str] = None) -> None:
     """Make ``rnnkit.load`` return ``target`` (``"package.module:Class"``) for folders of ``name``."""
     if ":" not in target:
@@ -93,6 +97,15 @@ class ModelFolder:
         if not path.is_file():
             raise MissingFileError(f"{str(self.path)!r} is not a complete model folder: {name} is missing")
         return path
+
+    def expect(self, expected: Union[str, Iterable[str]]) -> "ModelFolder":
+        """This folder if it holds a model of the type(s) ``expected``; else :class:`FileFormatError`
+        saying what it holds and what was expected."""
+        allowed = (expected,) if isinstance(expected, str) else tuple(expected)
+        if self.model_type not in allowed:
+            wanted = " or ".join(describe_type(a) for a in allowed)
+            raise FileFormatError(f"{str(self.path)!r} holds {describe_type(self.model_type)}, expected {wanted}")
+        return self
 
     def has(self, name: str) -> bool:
         return (self.path / name).is_file()
@@ -169,17 +182,13 @@ def read_model(directory: PathLike, expected: Union[None, str, Iterable[str]] = 
     if not d.exists():
         raise MissingFileError(f"model folder {str(d)!r} does not exist")
     if not d.is_dir():
-        raise FileFormatError(f"{str(d)!r} is a file, not a model folder")
+        raise NotAFolderError(f"{str(d)!r} is a file, not a model folder")
     config_path = d / CONFIG_FILE
     if not config_path.is_file():
         raise MissingFileError(f"{str(d)!r} is not a model folder: it holds no {CONFIG_FILE}")
     kind, version, config, extra = _recognise(read_json_file(config_path), config_path)
-    if expected is not None:
-        allowed = (expected,) if isinstance(expected, str) else tuple(expected)
-        if kind not in allowed:
-            wanted = " or ".join(describe_type(a) for a in allowed)
-            raise FileFormatError(f"{str(d)!r} holds {describe_type(kind)}, expected {wanted}")
-    return ModelFolder(d, kind, version, config, extra)
+    folder = ModelFolder(d, kind, version, config, extra)
+    return folder if expected is None else folder.expect(expected)
 
 
 def save_model(directory: PathLike, model_type: str, config: Mapping[str, Any], tensors: Mapping[str, torch.Tensor],
@@ -192,7 +201,7 @@ def save_model(directory: PathLike, model_type: str, config: Mapping[str, Any], 
     """
     d = Path(os.fspath(directory))
     if d.exists() and not d.is_dir():
-        raise FileFormatError(f"cannot save a model into {str(d)!r}: it is a file, a model is a folder")
+        raise NotAFolderError(f"cannot save a model into {str(d)!r}: it is a file, and a model needs a folder")
     d.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     for name, content in (files or {}).items():

@@ -19,6 +19,7 @@ from typing import Iterator, List, Optional, Sequence, Union
 import torch
 from torch import Tensor
 
+from .._checks import InvalidTypeError, InvalidValueError, non_negative_int
 from ..cells.base import State
 from ..data.text_stream import as_id_tensor
 from ..data.vocab import Vocabulary
@@ -32,12 +33,12 @@ def _prompt_tensor(prompt_ids: PromptLike, vocab_size: int, device: torch.device
     """``(tokens (B, T) on device, batched)``; a 1-D prompt becomes one row."""
     if isinstance(prompt_ids, Tensor) and prompt_ids.dim() == 2:
         if prompt_ids.shape[0] == 0 or prompt_ids.shape[1] == 0:
-            raise ValueError(f"prompt_ids must not be empty, got shape {tuple(prompt_ids.shape)}")
+            raise InvalidValueError(f"prompt_ids must not be empty, got shape {tuple(prompt_ids.shape)}")
         rows = as_id_tensor(prompt_ids.reshape(-1), vocab_size, name="prompt_ids").view(prompt_ids.shape)
         return rows.to(device), True
     ids = as_id_tensor(prompt_ids, vocab_size, name="prompt_ids")
     if ids.numel() == 0:
-        raise ValueError(
+        raise InvalidValueError(
             "prompt_ids is empty: generation needs at least one token to start from "
             "(for text, e.g. a newline)"
         )
@@ -46,15 +47,11 @@ def _prompt_tensor(prompt_ids: PromptLike, vocab_size: int, device: torch.device
 
 def _make_generator(seed: Optional[int], generator: Optional[torch.Generator], device: torch.device):
     if seed is not None and generator is not None:
-        raise ValueError("pass seed or generator, not both")
+        raise InvalidValueError("pass seed or generator, not both")
     if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"seed must be an int, got {seed!r} of type {type(seed).__name__}")
-        if seed < 0:
-            raise ValueError(f"seed must be an int >= 0, got {seed!r}")
-        return torch.Generator(device=device).manual_seed(seed)
+        return torch.Generator(device=device).manual_seed(non_negative_int("seed", seed))
     if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+        raise InvalidTypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     return generator
 
 
@@ -90,18 +87,18 @@ def stream_generate(
         suppress_ids: ids that are never generated.
     """
     if not isinstance(model, LanguageModel):
-        raise TypeError(f"model must be a rnnkit LanguageModel, got {type(model).__name__}")
-    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-        raise ValueError(f"length must be an int >= 0, got {length!r}")
+        raise InvalidTypeError(f"model must be a rnnkit LanguageModel, got {type(model).__name__}")
+    non_negative_int("length", length)
     check_sampling_args(temperature, top_k, top_p)
     vocab_size = model.config.vocab_size
     device = next(model.parameters()).device
     tokens, batched = _prompt_tensor(prompt_ids, vocab_size, device)  # (B, T)
     gen = _make_generator(seed, generator, device)
     suppress_list = suppress_ids.tolist() if isinstance(suppress_ids, Tensor) else list(suppress_ids)
-    suppress = sorted(set(as_id_tensor(suppress_list, vocab_size, name="suppress_ids").tolist())) if suppress_list else []
+    suppress = (sorted(set(as_id_tensor(suppress_list, vocab_size, name="suppress_ids").tolist()))
+                if suppress_list else [])
     if len(suppress) == vocab_size:
-        raise ValueError(f"suppress_ids bans all {vocab_size} ids; nothing could be generated")
+        raise InvalidValueError(f"suppress_ids bans all {vocab_size} ids; nothing could be generated")
     suppress_t = torch.tensor(suppress, dtype=torch.long, device=device)
     return _steps(model, tokens, batched, length, temperature, top_k, top_p, gen, condition, state, suppress_t)
 
@@ -158,37 +155,20 @@ def generate(
 
 
 class _IncrementalDecoder:
-    """Turn ids into text pieces as they arrive, for each vocabulary level, continuing ``after``.
-
-    char: one character per id. word: a space before every word, except at the start of a line or
-    right after whitespace, so ``after + pieces`` reads as one text. bpe: byte-level tokens carry
-    their own spaces; ids are held back while they end inside a multi-byte UTF-8 character.
-    """
+    """Turn ids into text pieces as they arrive, continuing the text ``after``: the vocabulary's
+    tokenizer decides how tokens join (see :meth:`~rnnkit.data.tokenizers.Tokenizer.continuation`:
+    characters glue, words get a space unless a line or whitespace precedes them, byte-level BPE
+    waits for a multi-byte character's last byte)."""
 
     def __init__(self, vocab: Vocabulary, after: str = "") -> None:
         self.vocab = vocab
-        self.pending: List[int] = []
-        self.at_boundary = not after or after[-1].isspace()  # word level: no space needed before the next word
+        self.continuation = vocab.tokenizer.continuation(after)
 
     def push(self, i: int) -> str:
-        if self.vocab.level == "char":
-            return self.vocab.decode([i])
-        if self.vocab.level == "word":
-            tok = self.vocab.decode([i])
-            piece = tok if (tok == "\n" or self.at_boundary) else " " + tok
-            self.at_boundary = tok == "\n"
-            return piece
-        self.pending.append(i)
-        text = self.vocab.decode(self.pending)
-        if text.endswith("\ufffd") and len(self.pending) < 8:
-            return ""  # an incomplete UTF-8 character: wait for its next byte
-        self.pending = []
-        return text
+        return self.continuation.push(self.vocab.token_of(i))
 
     def flush(self) -> str:
-        text = self.vocab.decode(self.pending) if self.pending else ""
-        self.pending = []
-        return text
+        return self.continuation.flush()
 
 
 def stream_text(
@@ -218,14 +198,15 @@ def stream_text(
     """
     vocab = vocab if vocab is not None else model.vocab
     if not isinstance(vocab, Vocabulary):
-        raise ValueError("no vocabulary: pass vocab= or use a model that holds one (model.vocab)")
+        raise InvalidValueError("no vocabulary: pass vocab= or use a model that holds one (model.vocab)")
     if len(vocab) != model.config.vocab_size:
-        raise ValueError(f"the vocabulary has {len(vocab)} tokens but the model's vocab_size is {model.config.vocab_size}")
+        raise InvalidValueError(f"the vocabulary has {len(vocab)} tokens but the model's vocab_size is "
+                                f"{model.config.vocab_size}")
     if not isinstance(prompt, str) or not prompt:
-        raise ValueError(f"prompt must be a non-empty str (e.g. a newline), got {prompt!r}")
+        raise InvalidValueError(f"prompt must be a non-empty str (e.g. a newline), got {prompt!r}")
     ids = vocab.encode(prompt, unknown=unknown)
     if not ids:
-        raise ValueError(f"the prompt {prompt!r} encodes to no tokens (all unknown and skipped)")
+        raise InvalidValueError(f"the prompt {prompt!r} encodes to no tokens (all unknown and skipped)")
     steps = stream_generate(
         model, ids, length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
         condition=condition, suppress_ids=vocab.special_ids if suppress_specials else (),

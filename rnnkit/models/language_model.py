@@ -22,29 +22,33 @@ is carried (the next TBPTT chunk, the next generated token) it already holds the
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
 from torch import Tensor, nn
 
-from ..cells.base import State, _describe
-from ..data.corpus import PathLike, atomic_write
+from .._checks import (
+    FileFormatError,
+    InvalidTypeError,
+    InvalidValueError,
+    boolean,
+    choice,
+    describe,
+    in_range,
+    non_negative_int,
+    positive_int,
+)
+from ..cells.base import State
+from ..data.corpus import PathLike
 from ..data.vocab import Vocabulary
 from ..layers import GRU, LSTM, RNN
+from .format import ModelFolder, read_model, save_model
 
 CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
-MODEL_TYPE = "rnnkit.LanguageModel"
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
+MODEL_TYPE = "language_model"  # in config.json; read by rnnkit.load (models/format.py)
 VOCAB_NAME = "vocab.json"
 
 
@@ -58,17 +62,9 @@ def perplexity(loss_nats: float) -> float:
     return math.exp(float(loss_nats))
 
 
-def _positive_int(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
 @dataclass
 class LanguageModelConfig:
-    """Everything needed to rebuild a :class:`LanguageModel` (saved as ``config.json``)."""
+    """Everything needed to rebuild a :class:`LanguageModel` (saved in ``config.json``)."""
 
     vocab_size: int  # ids the model reads and scores; must equal the vocabulary's size
     cell: str = "lstm"  # "lstm" | "gru" | "rnn": LSTM is the strongest default and runs on oneDNN's fused CPU kernel
@@ -80,17 +76,14 @@ class LanguageModelConfig:
     condition_size: int = 0  # width of an optional conditioning vector that sets the initial state (0 = none)
 
     def __post_init__(self) -> None:
-        _positive_int("vocab_size", self.vocab_size)
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {tuple(CELLS)}, got {self.cell!r}")
-        _positive_int("embedding_size", self.embedding_size)
-        _positive_int("hidden_size", self.hidden_size)
-        _positive_int("num_layers", self.num_layers)
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
-        if not isinstance(self.tie_weights, bool):
-            raise TypeError(f"tie_weights must be a bool, got {self.tie_weights!r}")
-        _positive_int("condition_size", self.condition_size, minimum=0)
+        positive_int("vocab_size", self.vocab_size)
+        choice("cell", self.cell, CELLS)
+        positive_int("embedding_size", self.embedding_size)
+        positive_int("hidden_size", self.hidden_size)
+        positive_int("num_layers", self.num_layers)
+        in_range("dropout", self.dropout, 0, 1, high_open=True)
+        boolean("tie_weights", self.tie_weights)
+        non_negative_int("condition_size", self.condition_size)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,11 +91,14 @@ class LanguageModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "LanguageModelConfig":
         if not isinstance(d, dict):
-            raise TypeError(f"a config is a dict, got {type(d).__name__}")
+            raise InvalidTypeError(f"a config is a dict, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise ValueError(f"unknown config fields {unknown}; expected some of {sorted(known)}")
+            raise InvalidValueError(f"unknown config fields {unknown}; expected some of {sorted(known)}")
+        missing = sorted(f.name for f in fields(cls) if f.default is MISSING and f.name not in d)
+        if missing:
+            raise InvalidValueError(f"the config lacks the fields {missing}")
         return cls(**d)
 
 
@@ -122,7 +118,7 @@ class LanguageModel(nn.Module):
     def __init__(self, config: LanguageModelConfig, vocab: Optional[Vocabulary] = None) -> None:
         super().__init__()
         if not isinstance(config, LanguageModelConfig):
-            raise TypeError(f"config must be a LanguageModelConfig, got {type(config).__name__}")
+            raise InvalidTypeError(f"config must be a LanguageModelConfig, got {type(config).__name__}")
         self.config = config
         self.vocab = self._checked_vocab(vocab)
         c = config
@@ -148,20 +144,21 @@ class LanguageModel(nn.Module):
     # ---- state -------------------------------------------------------------------------------
     def init_state(self, batch_size: int, condition: Optional[Tensor] = None) -> State:
         """The state a sequence starts from: zeros, or the conditioned state for ``condition`` (B, C)."""
-        _positive_int("batch_size", batch_size)
+        positive_int("batch_size", batch_size)
         if self.condition_to_state is None:
             if condition is not None:
-                raise ValueError("this model has condition_size=0: it takes no condition")
+                raise InvalidValueError("this model has condition_size=0: it takes no condition")
             return self.rnn.init_state(batch_size)
         if condition is None:
-            raise ValueError(
+            raise InvalidValueError(
                 f"this model is conditioned (condition_size={self.config.condition_size}): pass condition "
                 f"of shape (B, {self.config.condition_size}) or an explicit state"
             )
         self._check_condition(condition, batch_size)
         c = self.config
         flat = self.condition_to_state(condition)  # (B, P * L * H)
-        parts = flat.view(batch_size, self._state_parts, c.num_layers, c.hidden_size).permute(1, 2, 0, 3)  # (P, L, B, H)
+        parts = flat.view(batch_size, self._state_parts, c.num_layers, c.hidden_size)  # (B, P, L, H)
+        parts = parts.permute(1, 2, 0, 3)  # (P, L, B, H)
         h = torch.tanh(parts[0]).contiguous()  # (L, B, H): in the range of a recurrent output
         if self._state_parts == 1:
             return h
@@ -170,9 +167,10 @@ class LanguageModel(nn.Module):
     def _check_condition(self, condition: object, batch_size: int) -> None:
         want = (batch_size, self.config.condition_size)
         if not isinstance(condition, Tensor) or tuple(condition.shape) != want:
-            raise ValueError(f"condition must be a tensor of shape {want} (B, condition_size), got {_describe(condition)}")
+            raise InvalidValueError(f"condition must be a tensor of shape {want} (B, condition_size), "
+                                    f"got {describe(condition)}")
         if not condition.is_floating_point():
-            raise TypeError(f"condition must be a floating-point tensor, got dtype {condition.dtype}")
+            raise InvalidTypeError(f"condition must be a floating-point tensor, got dtype {condition.dtype}")
 
     # ---- forward -----------------------------------------------------------------------------
     def forward(
@@ -203,26 +201,27 @@ class LanguageModel(nn.Module):
 
     def _check_tokens(self, tokens: object) -> None:
         if not isinstance(tokens, Tensor):
-            raise TypeError(f"tokens must be a torch.Tensor of ids, got {type(tokens).__name__}")
+            raise InvalidTypeError(f"tokens must be a torch.Tensor of ids, got {type(tokens).__name__}")
         if tokens.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
-            raise TypeError(f"tokens must be an integer tensor (torch.long), got dtype {tokens.dtype}")
+            raise InvalidTypeError(f"tokens must be an integer tensor (torch.long), got dtype {tokens.dtype}")
         if tokens.dim() != 2 or tokens.shape[1] == 0 or tokens.shape[0] == 0:
-            raise ValueError(f"tokens must be 2-D (B, T) with B, T >= 1, got shape {tuple(tokens.shape)}")
+            raise InvalidValueError(f"tokens must be 2-D (B, T) with B, T >= 1, got shape {tuple(tokens.shape)}")
         v = self.config.vocab_size
         bad = (tokens < 0) | (tokens >= v)
         if bool(bad.any()):
             value = int(tokens[bad][0])
-            raise ValueError(f"token id {value} is outside the vocabulary: expected 0 <= id < vocab_size={v}")
+            raise InvalidValueError(f"token id {value} is outside the vocabulary: expected 0 <= id < vocab_size={v}")
 
     @staticmethod
     def loss(logits: Tensor, targets: Tensor) -> Tensor:
         """Mean cross-entropy of ``targets`` (B, T) under ``logits`` (B, T, V), in nats per token."""
         if not isinstance(logits, Tensor) or logits.dim() != 3:
-            raise ValueError(f"logits must be a 3-D tensor (B, T, V), got {_describe(logits)}")
+            raise InvalidValueError(f"logits must be a 3-D tensor (B, T, V), got {describe(logits)}")
         if not isinstance(targets, Tensor) or tuple(targets.shape) != tuple(logits.shape[:2]):
-            raise ValueError(f"targets must have shape {tuple(logits.shape[:2])} (B, T), got {_describe(targets)}")
+            raise InvalidValueError(f"targets must have shape {tuple(logits.shape[:2])} (B, T), "
+                                    f"got {describe(targets)}")
         if targets.dtype != torch.long:
-            raise TypeError(f"targets must be torch.long ids, got dtype {targets.dtype}")
+            raise InvalidTypeError(f"targets must be torch.long ids, got dtype {targets.dtype}")
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
     # ---- vocabulary --------------------------------------------------------------------------
@@ -230,76 +229,57 @@ class LanguageModel(nn.Module):
         if vocab is None:
             return None
         if not isinstance(vocab, Vocabulary):
-            raise TypeError(f"vocab must be a rnnkit Vocabulary, got {type(vocab).__name__}")
+            raise InvalidTypeError(f"vocab must be a rnnkit Vocabulary, got {type(vocab).__name__}")
         if len(vocab) != self.config.vocab_size:
-            raise ValueError(f"the vocabulary has {len(vocab)} tokens but the model's vocab_size is {self.config.vocab_size}")
+            raise InvalidValueError(f"the vocabulary has {len(vocab)} tokens but the model's vocab_size is "
+                                    f"{self.config.vocab_size}")
         return vocab
 
     # ---- save / load -------------------------------------------------------------------------
     def save_pretrained(self, directory: PathLike, vocab: Optional[Vocabulary] = None) -> None:
-        """Write ``config.json``, ``model.safetensors`` and (with a vocabulary, given here or held in
-        :attr:`vocab`) ``vocab.json`` into ``directory`` (created if needed), each file atomically.
-        ``config.json`` is written last, so a directory with it holds a complete model."""
+        """Write the model folder (``models/format.py``, format version 3): ``config.json``
+        (``model_type`` "language_model", the :class:`LanguageModelConfig` under ``"config"``),
+        ``model.safetensors`` and, with a vocabulary (given here or held in :attr:`vocab`),
+        ``vocab.json``. Each file is written atomically and ``config.json`` last, so a folder with
+        it holds a complete model. ``rnnkit.load(directory)`` reads it back."""
         vocab = self._checked_vocab(vocab) if vocab is not None else self.vocab
-        d = Path(os.fspath(directory))
-        if d.exists() and not d.is_dir():
-            raise NotADirectoryError(f"save_pretrained needs a folder, got the file {str(d)!r}")
-        d.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        tensors = self.state_dict()
         if self.config.tie_weights:
-            del tensors["decoder.weight"]  # the same tensor as embedding.weight; safetensors stores it once
-        atomic_write(d / WEIGHTS_NAME, save_safetensors(tensors, metadata={"format": "pt", "model_type": MODEL_TYPE}))
-        if vocab is not None:
-            vocab.save(d / VOCAB_NAME)
-        config = {"model_type": MODEL_TYPE, **self.config.to_dict()}
-        atomic_write(d / CONFIG_NAME, json.dumps(config, indent=2) + "\n")
+            tensors = {k: v for k, v in tensors.items() if k != "decoder.weight"}  # embedding.weight, stored once
+        files = {VOCAB_NAME: vocab.to_json()} if vocab is not None else None
+        save_model(directory, MODEL_TYPE, self.config.to_dict(), tensors, files=files)
 
     @classmethod
     def from_pretrained(cls, directory: PathLike, map_location: Union[str, torch.device] = "cpu") -> "LanguageModel":
-        """Rebuild a model saved by :meth:`save_pretrained` (no pickle is read). Loads
-        ``vocab.json`` into :attr:`vocab` when present. The model is returned in eval mode.
+        """Rebuild a model saved by :meth:`save_pretrained` (no pickle is read), in eval mode, with
+        :attr:`vocab` set when the folder holds ``vocab.json``. Folders of the first layout (before
+        format version 3) load too. Errors: see :meth:`from_folder`; a folder holding another kind of
+        model raises :class:`~rnnkit._checks.FileFormatError` saying what it holds."""
+        return cls.from_folder(read_model(directory, expected=MODEL_TYPE), map_location=map_location)
 
-        A missing folder or file raises ``FileNotFoundError``; a file that cannot be read as what it
-        should be (invalid JSON, a truncated or corrupt ``model.safetensors``, weights that do not fit
-        the config) raises ``ValueError`` naming the file."""
-        d = Path(os.fspath(directory))
-        if not d.is_dir():
-            raise FileNotFoundError(f"model folder {str(d)!r} does not exist")
-        config_path, weights_path = d / CONFIG_NAME, d / WEIGHTS_NAME
-        for p in (config_path, weights_path):
-            if not p.is_file():
-                raise FileNotFoundError(f"{str(d)!r} is not a saved LanguageModel: {p.name} is missing")
+    @classmethod
+    def from_folder(cls, folder: ModelFolder, map_location: Union[str, torch.device] = "cpu") -> "LanguageModel":
+        """The model in ``folder`` (read by :func:`~rnnkit.models.format.read_model`, any format
+        version). A missing file raises :class:`~rnnkit._checks.MissingFileError`; a file that cannot
+        be read as what it should be (a config with bad values, an unreadable ``vocab.json``, a
+        truncated or corrupt ``model.safetensors``, weights that do not fit the config) raises
+        :class:`~rnnkit._checks.FileFormatError` naming the file."""
+        folder.expect(MODEL_TYPE)
         try:
-            raw = json.loads(config_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"{str(config_path)!r} is not valid JSON: {err}") from None
-        if not isinstance(raw, dict) or raw.get("model_type") != MODEL_TYPE:
-            got = raw.get("model_type") if isinstance(raw, dict) else raw
-            raise ValueError(f"{str(config_path)!r} describes model_type {got!r}, expected {MODEL_TYPE!r}")
-        raw = {k: v for k, v in raw.items() if k != "model_type"}
+            config = LanguageModelConfig.from_dict(folder.config)  # the same fields in every version
+        except (InvalidTypeError, InvalidValueError) as err:  # a bad file, not a bad call
+            raise folder.bad_config(str(err)) from None
+        vocab = Vocabulary.load(folder.file(VOCAB_NAME)) if folder.has(VOCAB_NAME) else None
         try:
-            config = LanguageModelConfig.from_dict(raw)
-        except (TypeError, ValueError) as err:  # a bad file, not a bad call: always a ValueError
-            raise ValueError(f"{str(config_path)!r}: {err}") from None
-        try:
-            vocab = Vocabulary.load(d / VOCAB_NAME) if (d / VOCAB_NAME).is_file() else None
             model = cls(config, vocab)
-        except (TypeError, RuntimeError) as err:
-            raise ValueError(f"cannot build the model saved in {str(d)!r}: {err}") from None
-        try:
-            tensors = load_safetensors(weights_path.read_bytes())
-        except (SafetensorError, RuntimeError, ValueError) as err:
-            raise ValueError(
-                f"{str(weights_path)!r} is not a readable safetensors file (truncated or corrupt?): {err}"
-            ) from None
-        if config.tie_weights:  # one shared matrix, stored under either name (safetensors' save_model may keep either)
+        except InvalidValueError as err:  # e.g. a vocabulary of another size
+            raise FileFormatError(f"the files in {str(folder.path)!r} do not fit together: {err}") from None
+        tensors = folder.tensors()
+        if config.tie_weights:  # one shared matrix, stored under either name
             shared = tensors.get("embedding.weight", tensors.get("decoder.weight"))
             if shared is not None:
                 tensors["embedding.weight"] = tensors["decoder.weight"] = shared
-        try:
-            model.load_state_dict(tensors, strict=True)
-        except (RuntimeError, TypeError) as err:
-            raise ValueError(f"{str(weights_path)!r} does not match {str(config_path)!r}: {err}") from None
+        folder.load_state_dict(model, tensors)
         return model.to(map_location).eval()
 
     def num_parameters(self) -> int:

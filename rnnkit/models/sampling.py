@@ -21,15 +21,18 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from .._checks import InvalidTypeError, InvalidValueError
+
 
 def check_sampling_args(temperature: float, top_k: Optional[int], top_p: Optional[float]) -> None:
-    """Raise ``ValueError``/``TypeError`` naming a bad temperature, top_k or top_p."""
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature!r}")
+    """Raise :class:`~rnnkit._checks.InvalidValueError` naming a bad temperature, top_k or top_p."""
+    number = not isinstance(temperature, bool) and isinstance(temperature, (int, float))
+    if not number or not math.isfinite(temperature) or temperature < 0:
+        raise InvalidValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature!r}")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}")
+        raise InvalidValueError(f"top_k must be None or an int >= 1, got {top_k!r}")
     if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1):
-        raise ValueError(f"top_p must be None or a number in (0, 1], got {top_p!r}")
+        raise InvalidValueError(f"top_p must be None or a number in (0, 1], got {top_p!r}")
 
 
 def filter_logits(logits: Tensor, top_k: Optional[int] = None, top_p: Optional[float] = None) -> Tensor:
@@ -74,13 +77,13 @@ def sample_next(
     check_sampling_args(temperature, top_k, top_p)
     if not isinstance(logits, Tensor) or logits.dim() not in (1, 2) or logits.shape[-1] == 0:
         shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
-        raise ValueError(f"logits must be a tensor (B, V) or (V,) with V >= 1, got {shape}")
+        raise InvalidValueError(f"logits must be a tensor (B, V) or (V,) with V >= 1, got {shape}")
     if not logits.is_floating_point():
-        raise TypeError(f"logits must be floating point, got dtype {logits.dtype}")
+        raise InvalidTypeError(f"logits must be floating point, got dtype {logits.dtype}")
     if bool((torch.isnan(logits) | (logits == float("inf"))).any()):
-        raise ValueError("logits contain NaN or +inf; the model's output is broken (diverged training?)")
+        raise InvalidValueError("logits contain NaN or +inf; the model's output is broken (diverged training?)")
     if bool((logits == float("-inf")).all(dim=-1).any()):
-        raise ValueError("a row of logits is all -inf: no token can be chosen")
+        raise InvalidValueError("a row of logits is all -inf: no token can be chosen")
     if temperature == 0:
         return logits.argmax(dim=-1)
     z = logits.float()

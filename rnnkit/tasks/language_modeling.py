@@ -8,8 +8,9 @@ language_model.LanguageModel` -> :class:`~rnnkit.training.Trainer` with truncate
 the CSV logs, ``loss_curves.png`` and the ``last/`` and ``best/`` checkpoints.
 
 A run records its own settings in ``run_settings.json`` before it trains. Resuming reads them back
-(:func:`resume_recipe`), so ``--resume`` continues the run as it was started; only the options in
-:data:`RESUMABLE` (how long it runs, how often it checkpoints and validates) may change then.
+(:func:`resume_recipe`), so ``--resume`` continues the run as it was started; only the settings in
+the shared :data:`~rnnkit.training.resume.RESUME_MAY_CHANGE` (here: how long it runs, how often it
+checkpoints and validates) may change then, and the time budget may only grow.
 """
 
 from __future__ import annotations
@@ -19,32 +20,39 @@ import json
 import math
 import time
 import warnings
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
 import torch
 import torch.nn.functional as F
 
+from .._checks import (
+    FileFormatError,
+    InvalidValueError,
+    MissingFileError,
+    choice,
+    in_range,
+    non_negative_int,
+    optional,
+    positive_float,
+    positive_int,
+)
 from ..data import TextStream, Vocabulary, default_corpus, read_text, split_train_val
 from ..data.atomic import atomic_write
+from ..data.tokenizers import TOKENIZERS
+from ..models.format import NotAFolderError
 from ..models.language_model import LanguageModel, LanguageModelConfig
 from ..training import TrainConfig, Trainer
 from ..training.checkpoint import find_checkpoint, load_model_weights
 from ..training.data import StreamDataset
+from ..training.resume import RESUME_MAY_CHANGE, Conflict, ResumeConflict, check_resume
 
 DEFAULT_TIME_BUDGET = 300.0  # seconds, when neither a time budget nor a step limit is given
 RUN_SETTINGS = "run_settings.json"
 SETTINGS_FORMAT = "rnnkit.language_model_run"
-# What may change when a run is resumed: how long it runs and how often it checkpoints and
-# validates. Everything else decides what the model learns, so the saved value holds.
-RESUMABLE = ("max_steps", "time_budget", "checkpoint_every", "val_every")
 _NOT_SAVED = ("out", "resume", "progress")  # where and how this invocation runs, not what it trains
 _NO_STEP_LIMIT = 10**12  # max_steps=None: only the time budget ends the run
-
-
-class ResumeConflict(ValueError):
-    """``--resume`` was given an option that differs from the one the run was started with."""
 
 
 @dataclass
@@ -71,22 +79,14 @@ class LanguageModelRecipe:
     progress: Optional[bool] = None  # progress bar; None = only on a terminal
 
     def __post_init__(self) -> None:
-        if self.level not in ("char", "word", "bpe"):
-            raise ValueError(f"level must be 'char', 'word' or 'bpe', got {self.level!r}")
-        for name in ("bptt", "batch_size", "max_steps", "val_every", "checkpoint_every"):
-            value = getattr(self, name)
-            if name == "max_steps" and value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if self.time_budget is not None and not (self.time_budget > 0 and math.isfinite(self.time_budget)):
-            raise ValueError(f"time_budget must be a positive number of seconds, got {self.time_budget!r}")
-        if not 0 < self.val_fraction < 1:
-            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction!r}")
-        if self.lr is not None and not self.lr > 0:
-            raise ValueError(f"lr must be positive, got {self.lr!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
+        choice("level", self.level, TOKENIZERS)
+        for name in ("bptt", "batch_size", "val_every", "checkpoint_every"):
+            positive_int(name, getattr(self, name))
+        optional(positive_int, "max_steps", self.max_steps)
+        optional(positive_float, "time_budget", self.time_budget)
+        in_range("val_fraction", self.val_fraction, 0, 1, low_open=True, high_open=True)
+        optional(positive_float, "lr", self.lr)
+        non_negative_int("seed", self.seed)
         if self.max_steps is None and self.time_budget is None:
             self.time_budget = DEFAULT_TIME_BUDGET
         hidden, dropout, lr = sized_for_budget(self.time_budget, self.max_steps, self.batch_size * self.bptt)
@@ -148,13 +148,13 @@ def read_run_settings(out) -> Optional[Dict[str, Any]]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not valid JSON ({err}); it records the run's settings") from None
+        raise FileFormatError(f"{path} is not valid JSON ({err}); it records the run's settings") from None
     if not isinstance(doc, dict) or doc.get("format") != SETTINGS_FORMAT or not isinstance(doc.get("recipe"), dict):
-        raise ValueError(f"{path} is not a rnnkit run-settings file")
+        raise FileFormatError(f"{path} is not a rnnkit run-settings file")
     known = {f.name for f in fields(LanguageModelRecipe)}
     unknown = sorted(set(doc["recipe"]) - known)
     if unknown:
-        raise ValueError(f"{path} holds settings this rnnkit does not know: {unknown}")
+        raise FileFormatError(f"{path} holds settings this rnnkit does not know: {unknown}")
     return doc
 
 
@@ -170,51 +170,57 @@ def _show(name: str, value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _same(name: str, a: Any, b: Any) -> bool:
-    if name == "text":
-        a = None if a is None else str(Path(a).resolve())
-        b = None if b is None else str(Path(b).resolve())
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
-        return math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
-    return a == b
+def _resolved(path: Optional[str]) -> Optional[str]:
+    return None if path is None else str(Path(path).resolve())
 
 
-def _check_change(out, name: str, saved: Any, given: Any) -> None:
-    where = f"the run in {out}"
-    if name == "time_budget" and saved is not None and given is not None and given < saved:
+# the recipe's settings that may change on resume (the shared rule, RESUME_MAY_CHANGE)
+_MAY_CHANGE = sorted(f.name for f in fields(LanguageModelRecipe)
+                     if f.name in RESUME_MAY_CHANGE and f.name not in _NOT_SAVED)
+
+
+def _check_changes(out, saved: Dict[str, Any], given: Dict[str, Any]) -> None:
+    """Raise :class:`~rnnkit.training.resume.ResumeConflict` if ``given`` changes a saved setting
+    that may not change on resume, or shortens the time budget."""
+    saved = {k: (_resolved(v) if k == "text" else v) for k, v in saved.items()}
+    given = {k: (_resolved(v) if k == "text" else v) for k, v in given.items()}
+    check_resume(saved, given, str(out), label=_option, show=_show,
+                 how_to="resume without them (the run keeps its own settings) or start a new run in another "
+                        f"--out; only {', '.join(_option(n) for n in _MAY_CHANGE)} may change on --resume "
+                        "(the time budget may only grow)")
+    budget, before = given.get("time_budget"), saved.get("time_budget")
+    if budget is not None and before is not None and budget < before:
         raise ResumeConflict(
-            f"{_option(name)} {_show(name, given)} would shorten {where}, which was started with "
-            f"{_option(name)} {_show(name, saved)}; on --resume the time budget can only be raised"
-        )
-    if name not in RESUMABLE and not _same(name, saved, given):
-        raise ResumeConflict(
-            f"{_option(name)} {_show(name, given)} conflicts with {where}, which was started with "
-            f"{_option(name)} {_show(name, saved)}; resume without {_option(name)} (the run keeps its own "
-            f"settings) or start a new run in another --out"
-        )
+            f"--time-budget {_show('time_budget', budget)} would shorten the run in {out}, which was started "
+            f"with --time-budget {_show('time_budget', before)}; on --resume the time budget can only be raised",
+            [Conflict("time_budget", before, budget)])
 
 
 def resume_recipe(out, progress: Optional[bool] = None, **changes) -> Optional[LanguageModelRecipe]:
     """The recipe of the run saved in ``out``, with ``changes`` applied; None when ``out`` holds none.
 
-    ``changes`` are the options given again on resume. Those in :data:`RESUMABLE` replace the saved
-    value (a time budget may only grow); any other must equal the saved value, or
-    :class:`ResumeConflict` names the option, the saved value and the given one.
+    ``changes`` are the options given again on resume. Those in
+    :data:`~rnnkit.training.resume.RESUME_MAY_CHANGE` replace the saved value (a time budget may
+    only grow); any other must equal the saved value, or :class:`~rnnkit.training.resume.
+    ResumeConflict` names the option, the saved value and the given one. The text may be given at
+    another path if it is the same text.
     """
     doc = read_run_settings(out)
     if doc is None:
         return None
     saved = dict(doc["recipe"])
     known = {f.name for f in fields(LanguageModelRecipe)} - set(_NOT_SAVED)
-    for name, value in changes.items():
-        if name not in known:
-            raise TypeError(f"resume_recipe() got an unknown option {name!r}")
-        if name == "text" and not _same(name, saved.get(name), value) and _is_saved_text(doc, value):
-            saved[name] = str(Path(value).resolve())  # the same text at another path (moved, or mounted elsewhere)
-            continue
-        _check_change(out, name, saved.get(name), value)
-        if name in RESUMABLE:
-            saved[name] = value
+    unknown = sorted(set(changes) - known)
+    if unknown:
+        raise TypeError(f"resume_recipe() got unknown options {unknown}")
+    changes = dict(changes)
+    if ("text" in changes and _resolved(changes["text"]) != _resolved(saved.get("text"))
+            and _is_saved_text(doc, changes["text"])):
+        saved["text"] = changes.pop("text")  # the same text at another path (moved, or mounted elsewhere)
+    _check_changes(out, saved, changes)
+    saved.update({name: value for name, value in changes.items() if name in _MAY_CHANGE})
+    if saved.get("text") is not None:
+        saved["text"] = _resolved(saved["text"])
     if saved.get("max_steps") is None and saved.get("time_budget") is None:
         saved["time_budget"] = DEFAULT_TIME_BUDGET
     return LanguageModelRecipe(**saved, out=str(out), resume=True, progress=progress)
@@ -231,10 +237,8 @@ def _is_saved_text(doc: Dict[str, Any], path: Optional[str]) -> bool:
 def _check_against_saved(recipe: LanguageModelRecipe, doc: Dict[str, Any]) -> None:
     """A recipe built by hand with ``resume=True`` must match the run's saved settings. The text
     is compared by its content once it is read (see :func:`train_language_model`), not by its path."""
-    saved, mine = doc["recipe"], _saved_fields(recipe)
-    for name, value in mine.items():
-        if name in saved and name != "text":
-            _check_change(recipe.out, name, saved[name], value)
+    mine = {k: v for k, v in _saved_fields(recipe).items() if k != "text"}
+    _check_changes(recipe.out, doc["recipe"], mine)
 
 
 # ---- training ---------------------------------------------------------------------------------
@@ -270,7 +274,7 @@ def train_language_model(recipe: LanguageModelRecipe, log: Callable[[str], None]
     """
     out = Path(recipe.out)
     if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out {out} is a file; the run needs a folder (it is created if missing)")
+        raise NotAFolderError(f"--out {out} is a file; the run needs a folder (it is created if missing)")
     has_checkpoint = find_checkpoint(out / "last") is not None
     saved = read_run_settings(out)
     if recipe.resume:
@@ -288,9 +292,10 @@ def train_language_model(recipe: LanguageModelRecipe, log: Callable[[str], None]
     if recipe.resume and saved is not None and has_checkpoint and saved.get("corpus") != _fingerprint(text):
         started = saved["recipe"].get("text")
         what = (f"the text of the run in {out} ({_show('text', started)}) has changed since the run started"
-                if _same("text", started, recipe.text) else
-                f"{_show('text', recipe.text)} is not the text the run in {out} was started with ({_show('text', started)})")
-        raise ValueError(f"{what}; resuming would train on different data: give that text as it was, "
+                if _resolved(started) == _resolved(recipe.text) else
+                f"{_show('text', recipe.text)} is not the text the run in {out} was started with "
+                f"({_show('text', started)})")
+        raise InvalidValueError(f"{what}; resuming would train on different data: give that text as it was, "
                          f"or start a new run in another --out")
     train_text, val_text = split_train_val(text, recipe.val_fraction)
     resuming = recipe.resume and has_checkpoint and (out / "vocab.json").is_file()
@@ -299,7 +304,7 @@ def train_language_model(recipe: LanguageModelRecipe, log: Callable[[str], None]
     val_ids = _encode(vocab, val_text)
     min_tokens = recipe.batch_size * (recipe.bptt + 1)
     if train_ids.numel() < min_tokens:
-        raise ValueError(
+        raise InvalidValueError(
             f"the text is too short for one training window: {train_ids.numel()} training tokens, but "
             f"batch_size={recipe.batch_size} streams of bptt={recipe.bptt}+1 need {min_tokens}; "
             f"use a longer text or smaller --batch-size/--bptt"
@@ -333,7 +338,7 @@ def train_language_model(recipe: LanguageModelRecipe, log: Callable[[str], None]
               f"{recipe.max_steps:,} updates" if recipe.max_steps is not None else None]
     log(f"training a {recipe.num_layers}x{recipe.hidden_size} {recipe.cell.upper()} on "
         f"{'the default corpus (Python reference manual)' if recipe.text is None else recipe.text}: "
-        f"{train_ids.numel():,} training and {val_ids.numel():,} validation {recipe.level}s, "
+        f"{train_ids.numel():,} training and {val_ids.numel():,} validation {vocab.tokenizer.unit}s, "
         f"vocabulary {len(vocab)}; dropout {recipe.dropout:g}, lr {recipe.lr:g}, "
         f"for {' or '.join(x for x in length if x)}")
     trainer.fit(train_data, val_data)
@@ -385,7 +390,7 @@ def _plot(out: Path, recipe: LanguageModelRecipe, warn: Callable[[str], None]) -
 def _total_nats(model: LanguageModel, ids: torch.Tensor, chunk: int = 256) -> tuple:
     """``(sum of next-token losses in nats, predictions)`` over ``ids`` as one stream, state carried."""
     if ids.numel() < 2:
-        raise ValueError(f"need at least 2 tokens to evaluate, got {ids.numel()}")
+        raise InvalidValueError(f"need at least 2 tokens to evaluate, got {ids.numel()}")
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
@@ -424,7 +429,8 @@ def score_ids(model: LanguageModel, ids: torch.Tensor, text: str) -> Dict[str, f
     total, count = _total_nats(model, ids)
     loss = total / count
     vocab = model.vocab
-    chars = count if vocab is None or vocab.level == "char" else _predicted_characters(vocab, text, ids)
+    per_character = vocab is None or vocab.tokenizer.tokens_are_characters
+    chars = count if per_character else _predicted_characters(vocab, text, ids)
     return {"tokens": int(ids.numel()), "characters": chars, "loss": loss, "bits_per_token": loss / math.log(2),
             "bits_per_character": total / chars / math.log(2), "perplexity": math.exp(loss)}
 
@@ -438,19 +444,19 @@ def evaluate_language_model(model_dir: str, text_path: Optional[str] = None) -> 
     """
     model = LanguageModel.from_pretrained(model_dir)
     if model.vocab is None:
-        raise ValueError(f"{model_dir} has no vocab.json: cannot encode text for this model")
+        raise MissingFileError(f"{model_dir} has no vocab.json: cannot encode text for this model")
     if text_path is not None:
         text, what = read_text(text_path), str(text_path)
     else:
         doc = read_run_settings(model_dir)
         if doc is None:
-            raise ValueError(
+            raise MissingFileError(
                 f"{model_dir} has no {RUN_SETTINGS} saying which text the model was trained on: give --text FILE"
             )
         saved = doc["recipe"]
         text = load_corpus(saved.get("text"))
         if doc.get("corpus") != _fingerprint(text):
-            raise ValueError(
+            raise InvalidValueError(
                 f"the training text of {model_dir} ({_show('text', saved.get('text'))}) has changed since "
                 f"training, so its validation part is not the one held out: give --text FILE"
             )
@@ -462,4 +468,4 @@ def evaluate_language_model(model_dir: str, text_path: Optional[str] = None) -> 
     else:
         ids = torch.tensor(model.vocab.encode(text, unknown="replace"), dtype=torch.long)  # warns naming unknowns
     result = score_ids(model, ids, text)
-    return {"text": what, "level": model.vocab.level, **result}
+    return {"text": what, "level": model.vocab.level, "unit": model.vocab.tokenizer.unit, **result}

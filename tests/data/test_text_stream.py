@@ -41,7 +41,7 @@ def test_resume_from_a_chunk_index():
     all_chunks = list(s)
     resumed = list(s.chunks(start=2))
     assert len(resumed) == len(all_chunks) - 2
-    for (x1, y1), (x2, y2) in zip(all_chunks[2:], resumed):
+    for (x1, y1), (x2, y2) in zip(all_chunks[2:], resumed, strict=True):
         assert torch.equal(x1, x2) and torch.equal(y1, y2)
     assert list(s.chunks(start=len(s))) == []
     assert torch.equal(s[-1][0], all_chunks[-1][0])
@@ -53,14 +53,15 @@ def test_exactly_one_window_is_enough():
 
 
 def test_too_short_corpus_names_the_lengths():
-    with pytest.raises(ValueError, match=r"too short for one training window: 9 tokens.*batch_size=2.*seq_len=4.*at least 10 tokens"):
+    with pytest.raises(ValueError, match=r"too short for one training window: 9 tokens.*batch_size=2.*seq_len=4"
+                                         r".*at least 10 tokens"):
         TextStream(list(range(9)), batch_size=2, seq_len=4)
 
 
 def test_argument_errors():
-    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
         TextStream(list(range(10)), batch_size=0, seq_len=2)
-    with pytest.raises(TypeError, match="seq_len must be an int, got 2.0"):
+    with pytest.raises(TypeError, match="seq_len must be an int >= 1, got float 2.0"):
         TextStream(list(range(10)), batch_size=1, seq_len=2.0)
     with pytest.raises(ValueError, match=r"ids must be 1-D, got shape \(2, 5\)"):
         TextStream(torch.zeros(2, 5, dtype=torch.long), batch_size=1, seq_len=2)

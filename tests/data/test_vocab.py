@@ -155,10 +155,12 @@ def test_from_json_errors(tmp_path):
     with pytest.raises(ValueError, match="unsupported vocabulary version 9"):
         Vocabulary.from_json(json.dumps({"format": "rnnkit.vocabulary", "version": 9}))
     with pytest.raises(ValueError, match=r"lacks the fields \['symbols'\]"):
-        Vocabulary.from_json(json.dumps({"format": "rnnkit.vocabulary", "version": 1, "level": "char", "unknown": "replace", "specials": []}))
+        Vocabulary.from_json(json.dumps({"format": "rnnkit.vocabulary", "version": 1, "level": "char",
+                                         "unknown": "replace", "specials": []}))
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]", encoding="utf-8")
-    with pytest.raises(ValueError, match="bad.json' is not a readable vocabulary: a vocabulary is a JSON object, got list"):
+    with pytest.raises(ValueError,
+                       match="bad.json' is not a readable vocabulary: a vocabulary is a JSON object, got list"):
         Vocabulary.load(bad)
     bad.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ValueError, match="bad.json' is not a readable vocabulary"):  # not UTF-8
@@ -183,7 +185,7 @@ def test_bpe_level_round_trips_and_serialises(tmp_path):
 
 
 def test_bpe_without_the_tokenizers_package_says_how_to_install_it(monkeypatch):
-    from rnnkit.data.vocab import MissingOptionalDependency
+    from rnnkit._checks import MissingOptionalDependency
 
     monkeypatch.setitem(sys.modules, "tokenizers", None)  # import tokenizers now raises ImportError
     with pytest.raises(MissingOptionalDependency, match=r"pip install 'rnnkit\[bpe\]'"):

@@ -139,7 +139,8 @@ def test_conditioned_generation_follows_the_condition():
     ids = torch.tensor([vocab.encode(t) for t in texts])  # (2, T)
     cond = torch.eye(2)
     model = LanguageModel(
-        LanguageModelConfig(vocab_size=len(vocab), cell="gru", embedding_size=8, hidden_size=24, num_layers=1, condition_size=2),
+        LanguageModelConfig(vocab_size=len(vocab), cell="gru", embedding_size=8, hidden_size=24, num_layers=1,
+                            condition_size=2),
         vocab,
     )
     torch.manual_seed(0)
@@ -237,7 +238,7 @@ def test_errors():
         generate(m, torch.tensor([[1, -2]]), 3)
     with pytest.raises(ValueError, match="pass seed or generator, not both"):
         generate(m, [1], 3, seed=1, generator=torch.Generator())
-    with pytest.raises(TypeError, match="seed must be an int, got '1'"):
+    with pytest.raises(TypeError, match="seed must be an int >= 0, got str '1'"):
         generate(m, [1], 3, seed="1")
     with pytest.raises(ValueError, match="top_p must be None or a number in"):
         generate(m, [1], 3, top_p=2)

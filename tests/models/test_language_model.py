@@ -5,7 +5,6 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from rnnkit.data.vocab import Vocabulary
 from rnnkit.models.language_model import (
@@ -51,7 +50,8 @@ def test_one_token_at_a_time_with_carried_state_equals_the_full_sequence(cell):
         out, state = m(x[:, t : t + 1], state)
         steps.append(out)
     torch.testing.assert_close(torch.cat(steps, dim=1), full, rtol=1e-5, atol=1e-6)
-    for a, b in zip(state if cell == "lstm" else (state,), full_state if cell == "lstm" else (full_state,)):
+    for a, b in zip(state if cell == "lstm" else (state,), full_state if cell == "lstm" else (full_state,),
+                    strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
@@ -126,15 +126,15 @@ def test_forward_input_errors_name_the_value():
 @pytest.mark.parametrize(
     "field, value, error, match",
     [
-        ("vocab_size", 0, ValueError, "vocab_size must be >= 1, got 0"),
-        ("vocab_size", 3.0, TypeError, "vocab_size must be an int, got 3.0"),
+        ("vocab_size", 0, ValueError, "vocab_size must be an int >= 1, got 0"),
+        ("vocab_size", 3.0, TypeError, "vocab_size must be an int >= 1, got float 3.0"),
         ("cell", "transformer", ValueError, "cell must be one of .* got 'transformer'"),
-        ("embedding_size", -1, ValueError, "embedding_size must be >= 1, got -1"),
-        ("hidden_size", True, TypeError, "hidden_size must be an int, got True"),
-        ("num_layers", 0, ValueError, "num_layers must be >= 1, got 0"),
+        ("embedding_size", -1, ValueError, "embedding_size must be an int >= 1, got -1"),
+        ("hidden_size", True, TypeError, "hidden_size must be an int >= 1, got bool True"),
+        ("num_layers", 0, ValueError, "num_layers must be an int >= 1, got 0"),
         ("dropout", 1.0, ValueError, r"dropout must be a number in \[0, 1\), got 1.0"),
-        ("tie_weights", 1, TypeError, "tie_weights must be a bool, got 1"),
-        ("condition_size", -2, ValueError, "condition_size must be >= 0, got -2"),
+        ("tie_weights", 1, TypeError, "tie_weights must be True or False, got int 1"),
+        ("condition_size", -2, ValueError, "condition_size must be an int >= 0, got -2"),
     ],
 )
 def test_config_errors(field, value, error, match):
@@ -201,7 +201,8 @@ def test_condition_errors():
 
 # ---- save / load ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kw", [dict(cell="lstm"), dict(cell="gru", tie_weights=True), dict(cell="rnn", condition_size=2)])
+@pytest.mark.parametrize("kw", [dict(cell="lstm"), dict(cell="gru", tie_weights=True),
+                                dict(cell="rnn", condition_size=2)])
 def test_save_load_gives_identical_logits(tmp_path, kw):
     m = tiny(**kw)
     with torch.no_grad():  # move off the init so a silently re-initialised load would differ
@@ -217,7 +218,7 @@ def test_save_load_gives_identical_logits(tmp_path, kw):
     x = tokens()
     cond = {"condition": torch.randn(3, 2)} if m.config.condition_size else {}
     torch.testing.assert_close(n(x, **cond)[0], m(x, **cond)[0], rtol=0, atol=0)
-    for (k, a), (_, b) in zip(m.state_dict().items(), n.state_dict().items()):
+    for (k, a), (_, b) in zip(m.state_dict().items(), n.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
 
 
@@ -225,7 +226,8 @@ def test_saved_files_are_json_and_safetensors_not_pickle(tmp_path):
     m = tiny()
     m.save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config["model_type"] == "rnnkit.LanguageModel" and config["vocab_size"] == 11
+    assert config["model_type"] == "language_model" and config["format_version"] == 3
+    assert config["config"]["vocab_size"] == 11
     header_len = int.from_bytes((tmp_path / "model.safetensors").read_bytes()[:8], "little")
     assert json.loads((tmp_path / "model.safetensors").read_bytes()[8 : 8 + header_len])
     assert not (tmp_path / "vocab.json").exists()
@@ -247,25 +249,29 @@ def test_vocab_size_mismatch():
 def test_from_pretrained_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         LanguageModel.from_pretrained(tmp_path / "missing")
-    with pytest.raises(FileNotFoundError, match="config.json is missing"):
+    with pytest.raises(FileNotFoundError, match="holds no config.json"):
         LanguageModel.from_pretrained(tmp_path)
     m = tiny()
     m.save_pretrained(tmp_path)
     cfg_path = tmp_path / "config.json"
-    good = cfg_path.read_text()
+    good = json.loads(cfg_path.read_text())
+
+    def with_config(**changes):
+        return json.dumps({**good, "config": {**good["config"], **changes}})
+
     cfg_path.write_text("{")
     with pytest.raises(ValueError, match="config.json' is not valid JSON"):
         LanguageModel.from_pretrained(tmp_path)
-    cfg_path.write_text(json.dumps({**json.loads(good), "model_type": "gpt2"}))
-    with pytest.raises(ValueError, match="model_type 'gpt2', expected 'rnnkit.LanguageModel'"):
+    cfg_path.write_text(json.dumps({**good, "model_type": "gpt2"}))
+    with pytest.raises(ValueError, match="holds a 'gpt2' model, expected a language model"):
         LanguageModel.from_pretrained(tmp_path)
-    cfg_path.write_text(json.dumps({**json.loads(good), "depth": 3}))
+    cfg_path.write_text(with_config(depth=3))
     with pytest.raises(ValueError, match=r"unknown config fields \['depth'\]"):
         LanguageModel.from_pretrained(tmp_path)
-    cfg_path.write_text(json.dumps({**json.loads(good), "hidden_size": 9}))
+    cfg_path.write_text(with_config(hidden_size=9))
     with pytest.raises(ValueError, match="model.safetensors' does not match"):
         LanguageModel.from_pretrained(tmp_path)
-    cfg_path.write_text(json.dumps({**json.loads(good), "hidden_size": "16"}))  # a bad file, not a bad call
+    cfg_path.write_text(with_config(hidden_size="16"))  # a bad file, not a bad call
     with pytest.raises(ValueError, match="config.json'.*hidden_size must be an int"):
         LanguageModel.from_pretrained(tmp_path)
     (tmp_path / "file").write_text("x")
@@ -282,7 +288,8 @@ def test_corrupt_weights_raise_a_value_error_naming_the_file(tmp_path, damage):
     tiny().save_pretrained(tmp_path)
     weights = tmp_path / "model.safetensors"
     weights.write_bytes(damage(weights.read_bytes()))
-    with pytest.raises(ValueError, match=r"model.safetensors' is not a readable safetensors file \(truncated or corrupt"):
+    with pytest.raises(ValueError,
+                       match=r"model.safetensors' is not a readable safetensors file \(truncated or corrupt"):
         LanguageModel.from_pretrained(tmp_path)
 
 
