@@ -22,10 +22,10 @@ import time
 import numpy as np
 import torch
 
-from rnnkit.data.datasets import load_dataset, season_length
-from rnnkit.models.backtest import backtest
-from rnnkit.models.baselines import ARIMAForecaster, ETSForecaster, SeasonalNaiveForecaster
-from rnnkit.models.forecaster import Forecaster, ForecasterConfig
+from rnnkit.timeseries.datasets import load_dataset, season_length
+from rnnkit.timeseries.backtest import backtest
+from rnnkit.timeseries.baselines import ARIMAForecaster, ETSForecaster, SeasonalNaiveForecaster
+from rnnkit.timeseries.forecaster import Forecaster, ForecasterConfig
 
 
 def airline(overrides: dict, seeds) -> "object":

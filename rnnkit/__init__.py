@@ -15,8 +15,8 @@ __all__ = ["RecurrentCell", "ElmanCell", "LSTMCell", "GRUCell", "Recurrent", "RN
            "LanguageModel", "LanguageModelConfig", "Forecaster", "ForecasterConfig", "AnomalyDetector"]
 
 # time-series names load pandas on first use, not at `import rnnkit`
-_LAZY = {"Forecaster": "rnnkit.models.forecaster", "ForecasterConfig": "rnnkit.models.forecaster",
-         "AnomalyDetector": "rnnkit.models.anomaly"}
+_LAZY = {"Forecaster": "rnnkit.timeseries.forecaster", "ForecasterConfig": "rnnkit.timeseries.forecaster",
+         "AnomalyDetector": "rnnkit.timeseries.anomaly"}
 
 
 def __getattr__(name: str):

@@ -1,7 +1,7 @@
 """Recipe: forecast a series from a CSV (or a bundled series), backtest it, flag anomalies.
 
 Assembles library pieces; no model code. A model folder written by :func:`train_forecaster` holds
-the :class:`~rnnkit.models.forecaster.Forecaster` (``config.json``, ``model.safetensors``,
+the :class:`~rnnkit.timeseries.forecaster.Forecaster` (``config.json``, ``model.safetensors``,
 ``preprocessing.json``), ``series.json`` (which columns of which file it learned) and
 ``forecast.png`` (the training series and a forecast from its end, with the interval band).
 """
@@ -30,8 +30,8 @@ class SeriesSpec:
     freq: Optional[str] = None  # the file's frequency ('MS', or an int step as text); None = inferred
 
     def load(self):
-        from ..data.datasets import load_dataset
-        from ..data.timeseries import read_series
+        from ..timeseries.datasets import load_dataset
+        from ..timeseries.frame import read_series
 
         if self.csv is None:
             return load_dataset(self.dataset or DEFAULT_DATASET)
@@ -70,10 +70,10 @@ def season_of(frame, spec: SeriesSpec, given: Optional[int]) -> int:
             raise ValueError(f"season length must be a positive int, got {given}")
         return given
     if spec.csv is None:
-        from ..data.datasets import season_length
+        from ..timeseries.datasets import season_length
 
         return season_length(spec.dataset or DEFAULT_DATASET)
-    from ..data.timeseries import seasonal_period
+    from ..timeseries.frame import seasonal_period
 
     return seasonal_period(frame.freq)  # 'W-SUN' -> 52, 'QS-OCT' -> 4, '2W-SUN' -> 26
 
@@ -101,8 +101,8 @@ def train_forecaster(spec: SeriesSpec, out: str, *, horizon: int, cell: str = "l
     """
     import warnings
 
-    from ..diagnostics.forecast_plots import plot_forecast
-    from ..models.forecaster import Forecaster, ForecasterConfig
+    from ..timeseries.plots import plot_forecast
+    from ..timeseries.forecaster import Forecaster, ForecasterConfig
     from ..training.checkpoint import find_checkpoint, load_training_state, save_checkpoint
 
     frame = spec.load()
@@ -151,7 +151,7 @@ def train_forecaster(spec: SeriesSpec, out: str, *, horizon: int, cell: str = "l
 
 
 def load_model(model_dir: str):
-    from ..models.forecaster import Forecaster
+    from ..timeseries.forecaster import Forecaster
 
     folder = Path(model_dir)
     if not folder.is_dir():
@@ -164,7 +164,7 @@ def load_model(model_dir: str):
 
 def forecast_to_csv(model_dir: str, spec: Optional[SeriesSpec], horizon: int, out_csv: str) -> Dict[str, object]:
     """Forecast ``horizon`` steps after the end of ``spec``'s series (default: the training series)."""
-    from ..diagnostics.forecast_plots import plot_forecast
+    from ..timeseries.plots import plot_forecast
 
     model, record = load_model(model_dir)
     history = None
@@ -193,9 +193,9 @@ def run_backtest(spec: SeriesSpec, *, model_dir: Optional[str], horizon: Optiona
     here included, and a backtest must not see the future. ``horizon`` defaults to the model's
     (12 without a model). Returns ``(BacktestResult, season length, horizon)``.
     """
-    from ..models.backtest import backtest
-    from ..models.baselines import ARIMAForecaster, ETSForecaster, NaiveForecaster, SeasonalNaiveForecaster
-    from ..models.forecaster import Forecaster, ForecasterConfig
+    from ..timeseries.backtest import backtest
+    from ..timeseries.baselines import ARIMAForecaster, ETSForecaster, NaiveForecaster, SeasonalNaiveForecaster
+    from ..timeseries.forecaster import Forecaster, ForecasterConfig
 
     if model_dir is not None:
         model, record = load_model(model_dir)
@@ -219,7 +219,7 @@ def run_backtest(spec: SeriesSpec, *, model_dir: Optional[str], horizon: Optiona
     }
     result = backtest(models, frame, start=start, horizon=horizon, stride=stride or horizon, season_length=m)
     if out is not None:
-        from ..diagnostics.forecast_plots import plot_backtest_errors
+        from ..timeseries.plots import plot_backtest_errors
 
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
@@ -236,7 +236,7 @@ def run_detect(model_dir: str, spec: SeriesSpec, calibrate: Optional[float], out
     leading fraction F of the scanned series instead. The scanned series is ``spec``'s file, or
     the training series. Returns ``(scanned frame, AnomalyResult, where the threshold was set)``.
     """
-    from ..models.anomaly import AnomalyDetector
+    from ..timeseries.anomaly import AnomalyDetector
 
     if calibrate is not None and not 0 < calibrate < 1:
         raise ValueError(f"--calibrate must be a fraction in (0, 1), got {calibrate}")
@@ -259,7 +259,7 @@ def run_detect(model_dir: str, spec: SeriesSpec, calibrate: Optional[float], out
     if out_csv is not None:
         import pandas as pd
 
-        from ..diagnostics.forecast_plots import plot_anomalies
+        from ..timeseries.plots import plot_anomalies
 
         table = pd.DataFrame({"score": result.scores, "anomaly": result.flags}, index=frame.time)
         table.index.name = record["time_column"]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rnnkit.data.windows import count_windows, sliding_windows, split_windows
+from rnnkit.timeseries.windows import count_windows, sliding_windows, split_windows
 
 
 def test_windows_are_the_slices():

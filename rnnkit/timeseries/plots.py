@@ -25,7 +25,7 @@ def _pyplot():
 
 
 def _series(series):
-    from ..data.timeseries import as_frame
+    from .frame import as_frame
 
     frame = as_frame(series)
     return frame.time, frame.targets, frame.target_names
@@ -47,7 +47,7 @@ def _save(fig, path) -> str:
 def plot_forecast(history, forecast, path, actual=None, last: Optional[int] = None, title: str = "") -> str:
     """History (its last ``last`` points), the forecast's mean and interval band, and ``actual``.
 
-    ``forecast`` is a :class:`rnnkit.models.forecast_types.Forecast`; ``actual`` an array (H,) or
+    ``forecast`` is a :class:`rnnkit.timeseries.forecast.Forecast`; ``actual`` an array (H,) or
     (H, C) of the true future values, if known. One panel per target series.
     """
     plt = _pyplot()

@@ -3,8 +3,8 @@ import pytest
 
 pytest.importorskip("pandas")
 
-from rnnkit.models.backtest import backtest, backtest_origins  # noqa: E402
-from rnnkit.models.baselines import NaiveForecaster, SeasonalNaiveForecaster  # noqa: E402
+from rnnkit.timeseries.backtest import backtest, backtest_origins  # noqa: E402
+from rnnkit.timeseries.baselines import NaiveForecaster, SeasonalNaiveForecaster  # noqa: E402
 
 Y = np.array([1.0, 3.0, 2.0, 5.0, 4.0, 6.0, 8.0, 7.0])
 
@@ -76,7 +76,7 @@ def test_bad_models():
 
 
 def test_no_leakage_into_the_rnnkit_forecaster_or_its_scaler():
-    from rnnkit.models.forecaster import Forecaster, ForecasterConfig
+    from rnnkit.timeseries.forecaster import Forecaster, ForecasterConfig
 
     y = 5 + np.sin(np.arange(80) * 2 * np.pi / 8) + 0.05 * np.arange(80)
     changed = y.copy()

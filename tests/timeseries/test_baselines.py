@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rnnkit.models.baselines import ARIMAForecaster, ETSForecaster, NaiveForecaster, SeasonalNaiveForecaster
+from rnnkit.timeseries.baselines import ARIMAForecaster, ETSForecaster, NaiveForecaster, SeasonalNaiveForecaster
 
 
 def test_naive_and_seasonal_naive_exact():
@@ -46,8 +46,8 @@ def test_ets_and_arima_track_a_clean_seasonal_trend():
 def test_ets_matches_darts_reference_on_airline():
     pytest.importorskip("statsmodels")
     pytest.importorskip("sktime")
-    from rnnkit.data.datasets import load_dataset
-    from rnnkit.models.forecast_metrics import mape
+    from rnnkit.timeseries.datasets import load_dataset
+    from rnnkit.timeseries.metrics import mape
 
     train, test = load_dataset("airline").split(-36)
     out = ETSForecaster(12).fit(train).predict(36)

@@ -2,15 +2,15 @@
 
 Pipeline (all fitted on the series given to :meth:`Forecaster.fit`, i.e. training data only):
 
-1. Per-series standard scaling (:class:`rnnkit.data.scaling.StandardScaler`) of targets and
+1. Per-series standard scaling (:class:`rnnkit.timeseries.scaling.StandardScaler`) of targets and
    covariates; inverted on output.
-2. Sliding windows of ``input_length + horizon`` rows (:mod:`rnnkit.data.windows`).
+2. Sliding windows of ``input_length + horizon`` rows (:mod:`rnnkit.timeseries.windows`).
 3. Window normalisation (as RevIN / DeepAR's scaling): each window's targets are centred on the
    mean of its own input part (``window_scale=True`` also divides by its std; ``level_inputs=True``
    also feeds the window's level to the RNN, off by default). Trends and level shifts outside the
    training range then look familiar.
 4. An rnnkit recurrent layer (LSTM by default, GRU or RNN) and a probabilistic head
-   (:mod:`rnnkit.models.forecast_heads`: Gaussian by default, or quantiles).
+   (:mod:`rnnkit.timeseries.heads`: Gaussian by default, or quantiles).
 
 Two strategies:
 
@@ -45,14 +45,14 @@ import torch
 from torch import Tensor, nn
 
 from ..data.atomic import atomic_write
-from ..data.scaling import StandardScaler
-from ..data.timeseries import TimeSeriesFrame, as_frame, calendar_features, extend_index
-from ..data.windows import sliding_windows
+from .scaling import StandardScaler
+from .frame import TimeSeriesFrame, as_frame, calendar_features, extend_index
+from .windows import sliding_windows
 from ..layers import GRU, LSTM, RNN
-from .forecast_heads import HEADS
+from .heads import HEADS
 from .forecast_training import train_network
-from .forecast_types import Forecast, check_horizon
-from .scheduled_sampling import mix_inputs
+from .forecast import Forecast, check_horizon
+from ..models.scheduled_sampling import mix_inputs
 
 FORMAT = "rnnkit.forecaster"
 FORMAT_VERSION = 2

@@ -24,12 +24,12 @@ from typing import List, Optional, Tuple, Union
 
 import numpy as np
 
-from .forecast_types import Forecast, check_horizon
+from .forecast import Forecast, check_horizon
 
 
 def _history(history) -> Tuple[np.ndarray, object, Tuple[str, ...]]:
     """``(values (T, C), frame or None, names)`` from a TimeSeriesFrame or an array."""
-    from ..data.timeseries import TimeSeriesFrame
+    from .frame import TimeSeriesFrame
 
     if isinstance(history, TimeSeriesFrame):
         return history.targets, history, history.target_names

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rnnkit.models.forecast_metrics import UndefinedMetricError, all_metrics, mae, mape, mase, rmse, smape
+from rnnkit.timeseries.metrics import UndefinedMetricError, all_metrics, mae, mape, mase, rmse, smape
 
 ACTUAL = np.array([10.0, 20.0, 30.0])
 PRED = np.array([12.0, 18.0, 33.0])  # errors 2, -2, 3

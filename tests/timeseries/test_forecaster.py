@@ -4,9 +4,9 @@ import torch
 
 pd = pytest.importorskip("pandas")
 
-from rnnkit.data.timeseries import from_array, from_dataframe  # noqa: E402
-from rnnkit.models.forecast_training import teacher_forcing_probability  # noqa: E402
-from rnnkit.models.forecaster import Forecaster, ForecasterConfig  # noqa: E402
+from rnnkit.timeseries.frame import from_array, from_dataframe  # noqa: E402
+from rnnkit.timeseries.forecast_training import teacher_forcing_probability  # noqa: E402
+from rnnkit.timeseries.forecaster import Forecaster, ForecasterConfig  # noqa: E402
 from rnnkit.models.scheduled_sampling import mix_inputs  # noqa: E402
 
 T = np.arange(240)
@@ -168,7 +168,7 @@ def test_ridge_highway_is_the_closed_form_ridge_forecast_and_rnn_starts_at_zero(
     coef = np.linalg.solve(xa.T @ xa + pen, xa.T @ (y - loc))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        from rnnkit.models.forecaster import ForecastNet
+        from rnnkit.timeseries.forecaster import ForecastNet
         fc.meta, fc.scalers = {}, {}
         fc.net = ForecastNet(cfg, L, 1, 0, 0)
         fc._solve_highway(torch.from_numpy(win[:, :, None]).float())
@@ -184,8 +184,8 @@ def test_ridge_highway_is_the_closed_form_ridge_forecast_and_rnn_starts_at_zero(
 
 
 def test_head_warmup_trains_only_the_spread_rows():
-    from rnnkit.models.forecaster import ForecastNet
-    from rnnkit.models.forecast_training import warm_up_head
+    from rnnkit.timeseries.forecaster import ForecastNet
+    from rnnkit.timeseries.forecast_training import warm_up_head
 
     cfg = small()
     fc = Forecaster(cfg)
@@ -281,7 +281,7 @@ def test_a_history_of_other_targets_or_frequency_is_refused():
 
 def test_top_level_names():
     import rnnkit
-    from rnnkit.models.anomaly import AnomalyDetector
+    from rnnkit.timeseries.anomaly import AnomalyDetector
 
     assert rnnkit.Forecaster is Forecaster and rnnkit.ForecasterConfig is ForecasterConfig
     assert rnnkit.AnomalyDetector is AnomalyDetector

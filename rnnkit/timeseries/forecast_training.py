@@ -28,7 +28,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from .scheduled_sampling import linear_decay
+from ..models.scheduled_sampling import linear_decay
 
 # loss_fn(net, batch, p_truth, point) -> scalar: the head's loss, or (point=True) the point forecast's MSE
 LossFn = Callable[..., Tensor]

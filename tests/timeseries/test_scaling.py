@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from rnnkit.data.scaling import StandardScaler
+from rnnkit.timeseries.scaling import StandardScaler
 
 
 def test_per_series_statistics_and_round_trip():

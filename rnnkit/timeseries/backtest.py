@@ -2,10 +2,10 @@
 
 For origins ``start, start + stride, ...`` (each leaving ``horizon`` points after it), every model
 sees only the history before the origin and forecasts the next ``horizon`` points; the forecast is
-scored with MAE, RMSE, sMAPE, MAPE and MASE (:mod:`rnnkit.models.forecast_metrics`, MASE scaled by
+scored with MAE, RMSE, sMAPE, MAPE and MASE (:mod:`rnnkit.timeseries.metrics`, MASE scaled by
 the in-sample seasonal naive error of that history, as Darts does). Metrics are averaged over
 origins. Any object with ``fit(history)`` and ``predict(horizon, history=None) -> Forecast`` works:
-the rnnkit :class:`~rnnkit.models.forecaster.Forecaster` and the :mod:`~rnnkit.models.baselines`.
+the rnnkit :class:`~rnnkit.timeseries.forecaster.Forecaster` and the :mod:`~rnnkit.timeseries.baselines`.
 
 Retrain policy: ``retrain=True`` fits at every origin; ``False`` fits once at the first origin and
 then only forecasts from the growing history (``predict(horizon, history=...)``); an int ``k``
@@ -19,9 +19,9 @@ from typing import Dict, List, Union
 
 import numpy as np
 
-from ..data.timeseries import as_frame
-from .forecast_metrics import all_metrics
-from .forecast_types import check_horizon
+from .frame import as_frame
+from .metrics import all_metrics
+from .forecast import check_horizon
 
 
 @dataclass

@@ -27,7 +27,7 @@ from typing import Dict
 
 import numpy as np
 
-from .timeseries import TimeSeriesFrame, _require_pandas, from_dataframe
+from .frame import TimeSeriesFrame, _require_pandas, from_dataframe
 
 
 @dataclass(frozen=True)

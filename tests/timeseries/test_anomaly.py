@@ -3,8 +3,8 @@ import pytest
 
 pytest.importorskip("pandas")
 
-from rnnkit.models.anomaly import AnomalyDetector, inject_spikes, precision_recall_f1  # noqa: E402
-from rnnkit.models.forecaster import Forecaster, ForecasterConfig  # noqa: E402
+from rnnkit.timeseries.anomaly import AnomalyDetector, inject_spikes, precision_recall_f1  # noqa: E402
+from rnnkit.timeseries.forecaster import Forecaster, ForecasterConfig  # noqa: E402
 
 RNG = np.random.default_rng(0)
 CLEAN = np.sin(2 * np.pi * np.arange(500) / 25) + RNG.normal(0, 0.05, 500)
@@ -72,7 +72,7 @@ def test_errors(detector):
 def test_a_model_with_calendar_features_detects_offline_and_streaming_alike():
     import pandas as pd
 
-    from rnnkit.data.timeseries import from_dataframe
+    from rnnkit.timeseries.frame import from_dataframe
 
     t = pd.date_range("2000-01-01", periods=240, freq="MS")
     rng = np.random.default_rng(3)

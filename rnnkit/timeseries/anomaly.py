@@ -1,7 +1,7 @@
 """Anomaly detection from forecast residuals, offline over a series or streaming one point at a time.
 
 Score. For each point ``y_t`` after the first ``input_length``, a fitted
-:class:`~rnnkit.models.forecaster.Forecaster` forecasts it one step ahead from the previous
+:class:`~rnnkit.timeseries.forecaster.Forecaster` forecasts it one step ahead from the previous
 ``input_length`` points; the residual ``r_t = y_t - ŷ_t`` becomes a robust z-score
 
     score_t = max_c |r_{t,c} - median_c| / (1.4826 * MAD_c)
@@ -31,8 +31,8 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from ..data.timeseries import as_frame
-from ..data.windows import sliding_windows
+from .frame import as_frame
+from .windows import sliding_windows
 
 MAD_TO_SIGMA = 1.4826  # 1 / Phi^-1(3/4): MAD of a normal sample times this estimates its sigma
 METHODS = ("robust_z", "quantile")

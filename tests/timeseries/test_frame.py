@@ -3,7 +3,7 @@ import pytest
 
 pd = pytest.importorskip("pandas")
 
-from rnnkit.data.timeseries import (  # noqa: E402
+from rnnkit.timeseries.frame import (  # noqa: E402
     IrregularTimestampsError,
     MissingValuesError,
     calendar_features,

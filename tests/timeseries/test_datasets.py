@@ -2,7 +2,7 @@ import pytest
 
 pytest.importorskip("pandas")
 
-from rnnkit.data.datasets import DATASETS, load_dataset, season_length  # noqa: E402
+from rnnkit.timeseries.datasets import DATASETS, load_dataset, season_length  # noqa: E402
 
 
 @pytest.mark.parametrize("name, length, first", [("sunspots", 309, 5.0), ("nile", 100, 1120.0), ("co2", 526, 316.1),

@@ -8,7 +8,7 @@ import torch
 
 pd = pytest.importorskip("pandas")
 
-from rnnkit.models.forecaster import Forecaster  # noqa: E402
+from rnnkit.timeseries.forecaster import Forecaster  # noqa: E402
 from rnnkit.tasks import forecasting  # noqa: E402
 from rnnkit.tasks.forecasting import SeriesSpec, train_forecaster  # noqa: E402
 
