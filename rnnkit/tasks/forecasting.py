@@ -73,7 +73,7 @@ def season_of(frame, spec: SeriesSpec, given: Optional[int]) -> int:
         from ..timeseries.datasets import season_length
 
         return season_length(spec.dataset or DEFAULT_DATASET)
-    from ..timeseries.frame import seasonal_period
+    from ..timeseries.frequency import seasonal_period
 
     return seasonal_period(frame.freq)  # 'W-SUN' -> 52, 'QS-OCT' -> 4, '2W-SUN' -> 26
 

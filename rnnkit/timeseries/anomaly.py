@@ -31,6 +31,8 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
+from .._checks import InvalidValueError, choice, positive_float
+
 from .frame import as_frame
 from .windows import sliding_windows
 
@@ -69,14 +71,12 @@ class AnomalyDetector:
     def __init__(self, forecaster, method: str = "robust_z", threshold: Optional[float] = None,
                  impute: bool = True) -> None:
         self.impute = bool(impute)
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+        choice("method", method, METHODS)
         if threshold is None:
             threshold = 4.0 if method == "robust_z" else 0.995
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold <= 0:
-            raise ValueError(f"threshold must be a positive number, got {threshold!r}")
+        threshold = positive_float("threshold", threshold)
         if method == "quantile" and not 0 < threshold < 1:
-            raise ValueError(f"for method='quantile' the threshold is a quantile level in (0, 1), got {threshold!r}")
+            raise InvalidValueError(f"for method='quantile' the threshold is a quantile level in (0, 1), got {threshold!r}")
         self.forecaster, self.method, self.threshold_param = forecaster, method, float(threshold)
         self.center: Optional[np.ndarray] = None  # (C,) median training residual
         self.spread: Optional[np.ndarray] = None  # (C,) 1.4826 * MAD of training residuals
@@ -105,7 +105,7 @@ class AnomalyDetector:
         frame = as_frame(series)
         L = self.input_length
         if len(frame) <= L:
-            raise ValueError(f"series has {len(frame)} points; scoring needs more than input_length = {L}")
+            raise InvalidValueError(f"series has {len(frame)} points; scoring needs more than input_length = {L}")
         values = frame.targets.copy()  # flagged values are imputed here as the scan goes
         scores = np.full(len(frame), np.nan)
         flags = np.zeros(len(frame), dtype=bool)
@@ -131,7 +131,7 @@ class AnomalyDetector:
     def _residuals(self, values: np.ndarray, time, with_point: bool = False):
         L = self.input_length
         if values.shape[0] <= L:
-            raise ValueError(f"series has {values.shape[0]} points; scoring needs more than input_length = {L}")
+            raise InvalidValueError(f"series has {values.shape[0]} points; scoring needs more than input_length = {L}")
         windows = sliding_windows(values, L)[:-1]  # (T - L, L, C): the window before each scored point
         calendar = sliding_windows(self.forecaster.calendar_for(time), L + 1)  # (T - L, L + 1, F)
         point, _, _ = self.forecaster.predict_windows(np.ascontiguousarray(windows), 1,
@@ -144,7 +144,7 @@ class AnomalyDetector:
 
     def _check_fitted(self) -> None:
         if self.threshold is None:
-            raise ValueError("the AnomalyDetector is not fitted: call fit(train_series) first")
+            raise InvalidValueError("the AnomalyDetector is not fitted: call fit(train_series) first")
 
 
 class StreamingDetector:
@@ -166,9 +166,9 @@ class StreamingDetector:
     def update(self, value, time=None) -> Tuple[float, bool]:
         x = np.asarray(value, dtype=np.float64).reshape(-1)
         if x.shape[0] != self.n_targets or not np.isfinite(x).all():
-            raise ValueError(f"update expects {self.n_targets} finite number(s), got {value!r}")
+            raise InvalidValueError(f"update expects {self.n_targets} finite number(s), got {value!r}")
         if self.needs_time and time is None:
-            raise ValueError("this model derives calendar features from dates: pass update(value, time=timestamp)")
+            raise InvalidValueError("this model derives calendar features from dates: pass update(value, time=timestamp)")
         score, flag = float("nan"), False
         if len(self.window) == self.window.maxlen:
             window = np.stack(self.window)[None]  # (1, L, C)
@@ -200,7 +200,7 @@ def precision_recall_f1(flags, labels) -> Dict[str, float]:
     f = np.asarray(flags, dtype=bool)
     y = np.asarray(labels, dtype=bool)
     if f.shape != y.shape or f.ndim != 1:
-        raise ValueError(f"flags and labels must be 1-D of the same length, got shapes {f.shape} and {y.shape}")
+        raise InvalidValueError(f"flags and labels must be 1-D of the same length, got shapes {f.shape} and {y.shape}")
     tp = int(np.sum(f & y))
     precision = tp / int(f.sum()) if f.any() else 0.0
     recall = tp / int(y.sum()) if y.any() else 0.0
@@ -227,7 +227,7 @@ def inject_spikes(values, n: int, magnitude: float = 6.0, start: int = 0, seed: 
         if len(chosen) == n:
             break
     if len(chosen) < n:
-        raise ValueError(f"cannot place {n} spikes {min_gap} apart after position {start} in {arr2.shape[0]} points")
+        raise InvalidValueError(f"cannot place {n} spikes {min_gap} apart after position {start} in {arr2.shape[0]} points")
     std = arr2.std(axis=0)
     labels = np.zeros(arr2.shape[0], dtype=bool)
     for pos in chosen:

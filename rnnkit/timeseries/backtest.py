@@ -19,6 +19,8 @@ from typing import Dict, List, Union
 
 import numpy as np
 
+from .._checks import InvalidTypeError, InvalidValueError, positive_int
+
 from .frame import as_frame
 from .metrics import all_metrics
 from .forecast import check_horizon
@@ -43,18 +45,17 @@ def backtest_origins(n_rows: int, start: Union[int, float], horizon: int, stride
     series. The last origin leaves a full ``horizon`` after it.
     """
     horizon = check_horizon(horizon)
-    if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
-        raise ValueError(f"stride must be a positive int, got {stride!r}")
+    stride = positive_int("stride", stride)
     if isinstance(start, float) and not isinstance(start, bool):
         if not 0 < start < 1:
-            raise ValueError(f"a fractional start must be in (0, 1), got {start}")
+            raise InvalidValueError(f"a fractional start must be in (0, 1), got {start}")
         first = int(round(start * n_rows))
     elif isinstance(start, (int, np.integer)) and not isinstance(start, bool):
         first = start + n_rows if start < 0 else int(start)
     else:
-        raise TypeError(f"start must be an int position or a float fraction, got {start!r}")
+        raise InvalidTypeError(f"start must be an int position or a float fraction, got {start!r}")
     if first < 1 or first + horizon > n_rows:
-        raise ValueError(f"start {start!r} gives origin {first}: it needs history before it and {horizon} points "
+        raise InvalidValueError(f"start {start!r} gives origin {first}: it needs history before it and {horizon} points "
                          f"after it in a series of {n_rows}")
     return list(range(first, n_rows - horizon + 1, stride))
 
@@ -75,15 +76,15 @@ def backtest(models: Dict[str, object], series, start: Union[int, float], horizo
     import pandas as pd
 
     if not models:
-        raise ValueError("models is empty: give at least one name -> model")
+        raise InvalidValueError("models is empty: give at least one name -> model")
     if not (isinstance(retrain, bool) or (isinstance(retrain, int) and retrain >= 1)):
-        raise ValueError(f"retrain must be True, False or a positive int, got {retrain!r}")
+        raise InvalidValueError(f"retrain must be True, False or a positive int, got {retrain!r}")
     frame = as_frame(series)
     origins = backtest_origins(len(frame), start, horizon, stride)
     rows, forecasts = [], {}
     for name, model in models.items():
         if not (hasattr(model, "fit") and hasattr(model, "predict")):
-            raise TypeError(f"model {name!r} has no fit/predict methods: got {type(model).__name__}")
+            raise InvalidTypeError(f"model {name!r} has no fit/predict methods: got {type(model).__name__}")
         forecasts[name] = []
         for i, origin in enumerate(origins):
             history = frame.slice(0, origin)

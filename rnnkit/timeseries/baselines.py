@@ -24,6 +24,8 @@ from typing import List, Optional, Tuple, Union
 
 import numpy as np
 
+from .._checks import InvalidValueError, boolean, choice, in_range, positive_int
+
 from .forecast import Forecast, check_horizon
 
 
@@ -37,9 +39,9 @@ def _history(history) -> Tuple[np.ndarray, object, Tuple[str, ...]]:
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] == 0:
-        raise ValueError(f"history must be a TimeSeriesFrame or an array (T,) or (T, C), got shape {np.shape(history)}")
+        raise InvalidValueError(f"history must be a TimeSeriesFrame or an array (T,) or (T, C), got shape {np.shape(history)}")
     if not np.isfinite(arr).all():
-        raise ValueError("history must not contain missing or infinite values")
+        raise InvalidValueError("history must not contain missing or infinite values")
     return arr, None, tuple(f"y{i}" for i in range(arr.shape[1]))
 
 
@@ -65,7 +67,7 @@ class _Baseline:
         if history is not None:
             self.fit(history)
         if self._values is None:
-            raise ValueError(f"{type(self).__name__}: call fit(history) before predict()")
+            raise InvalidValueError(f"{type(self).__name__}: call fit(history) before predict()")
         mean, lower, upper, level = self._predict_columns(horizon)
         time = self._frame.future_times(horizon) if self._frame is not None else None
         return Forecast(mean=mean, lower=lower, upper=upper, level=level, time=time, names=self._names)
@@ -73,7 +75,7 @@ class _Baseline:
     # subclasses
     def _check_length(self, n: int) -> None:
         if n < 1:
-            raise ValueError(f"{self.name} needs at least 1 point, got {n}")
+            raise InvalidValueError(f"{self.name} needs at least 1 point, got {n}")
 
     def _fit_columns(self, values: np.ndarray) -> None:
         pass
@@ -98,13 +100,11 @@ class SeasonalNaiveForecaster(_Baseline):
 
     def __init__(self, season_length: int) -> None:
         super().__init__()
-        if isinstance(season_length, bool) or not isinstance(season_length, (int, np.integer)) or season_length < 1:
-            raise ValueError(f"season_length must be a positive int, got {season_length!r}")
-        self.season_length = int(season_length)
+        self.season_length = positive_int("season_length", season_length)
 
     def _check_length(self, n):
         if n < self.season_length:
-            raise ValueError(f"seasonal naive with season_length {self.season_length} needs that many points, got {n}")
+            raise InvalidValueError(f"seasonal naive with season_length {self.season_length} needs that many points, got {n}")
 
     def _predict_columns(self, horizon):
         m = self.season_length
@@ -128,17 +128,15 @@ class ETSForecaster(_Baseline):
     def __init__(self, season_length: int = 1, trend: Optional[str] = "add", seasonal: Optional[str] = "add",
                  damped_trend: bool = False) -> None:
         super().__init__()
-        if isinstance(season_length, bool) or not isinstance(season_length, (int, np.integer)) or season_length < 1:
-            raise ValueError(f"season_length must be a positive int, got {season_length!r}")
-        for label, value in (("trend", trend), ("seasonal", seasonal)):
-            if value not in ("add", "mul", None):
-                raise ValueError(f"{label} must be 'add', 'mul' or None, got {value!r}")
-        self.season_length, self.trend, self.seasonal, self.damped_trend = int(season_length), trend, seasonal, damped_trend
+        self.season_length = positive_int("season_length", season_length)
+        self.trend = choice("trend", trend, ("add", "mul", None))
+        self.seasonal = choice("seasonal", seasonal, ("add", "mul", None))
+        self.damped_trend = boolean("damped_trend", damped_trend)
         self._fits: List[object] = []
 
     def _check_length(self, n):
         if n < 4:
-            raise ValueError(f"ETS needs at least 4 points, got {n}")
+            raise InvalidValueError(f"ETS needs at least 4 points, got {n}")
 
     def _fit_columns(self, values):
         from statsmodels.tsa.holtwinters import ExponentialSmoothing
@@ -175,19 +173,17 @@ class ARIMAForecaster(_Baseline):
     def __init__(self, season_length: int = 1, order: Union[Tuple[int, int, int], str] = (1, 1, 1),
                  level: float = 0.9) -> None:
         super().__init__()
-        if isinstance(season_length, bool) or not isinstance(season_length, (int, np.integer)) or season_length < 1:
-            raise ValueError(f"season_length must be a positive int, got {season_length!r}")
+        season_length = positive_int("season_length", season_length)
         if order != "auto" and not (isinstance(order, (tuple, list)) and len(order) == 3
                                     and all(isinstance(k, int) and k >= 0 for k in order)):
-            raise ValueError(f"order must be a (p, d, q) tuple of non-negative ints or 'auto', got {order!r}")
-        if not 0 < level < 1:
-            raise ValueError(f"level must be in (0, 1), got {level!r}")
-        self.season_length, self.order, self.level = int(season_length), order, float(level)
+            raise InvalidValueError(f"order must be a (p, d, q) tuple of non-negative ints or 'auto', got {order!r}")
+        self.season_length, self.order = season_length, order
+        self.level = in_range("level", level, 0.0, 1.0, low_open=True, high_open=True)
         self._fits: List[object] = []
 
     def _check_length(self, n):
         if n < 8:
-            raise ValueError(f"ARIMA needs at least 8 points, got {n}")
+            raise InvalidValueError(f"ARIMA needs at least 8 points, got {n}")
 
     def _fit_one(self, y, order, seasonal_order):
         from statsmodels.tsa.arima.model import ARIMA
@@ -212,7 +208,7 @@ class ARIMAForecaster(_Baseline):
                     if best is None or fit.aic < best.aic:
                         best = fit
                 if best is None:
-                    raise ValueError("ARIMA: no order in the search grid could be fitted")
+                    raise InvalidValueError("ARIMA: no order in the search grid could be fitted")
                 self._fits.append(best)
             else:
                 self._fits.append(self._fit_one(y, tuple(self.order), seasonal_order))

@@ -7,6 +7,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from .._checks import InvalidTypeError, InvalidValueError, describe, is_int
+
 
 @dataclass(frozen=True)
 class Forecast:
@@ -46,9 +48,9 @@ class Forecast:
 
 
 def check_horizon(horizon) -> int:
-    """``horizon`` if it is an int >= 1, else a ValueError/TypeError naming it."""
-    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)):
-        raise TypeError(f"horizon must be an int, got {horizon!r} of type {type(horizon).__name__}")
+    """``horizon`` if it is an int >= 1, else :class:`InvalidTypeError`/:class:`InvalidValueError` naming it."""
+    if not is_int(horizon):
+        raise InvalidTypeError(f"horizon must be an int, got {describe(horizon)}")
     if horizon <= 0:
-        raise ValueError(f"horizon must be a positive number of steps, got {horizon}")
+        raise InvalidValueError(f"horizon must be a positive number of steps, got {horizon}")
     return int(horizon)

@@ -46,7 +46,9 @@ from torch import Tensor, nn
 
 from ..data.atomic import atomic_write
 from .scaling import StandardScaler
-from .frame import TimeSeriesFrame, as_frame, calendar_features, extend_index
+from .calendar import calendar_features
+from .frame import TimeSeriesFrame, as_frame
+from .frequency import extend_index
 from .windows import sliding_windows
 from ..layers import GRU, LSTM, RNN
 from .heads import HEADS

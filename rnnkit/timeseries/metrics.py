@@ -20,8 +20,10 @@ from typing import Callable, Dict
 
 import numpy as np
 
+from .._checks import InvalidValueError, positive_int
 
-class UndefinedMetricError(ValueError):
+
+class UndefinedMetricError(InvalidValueError):
     """A metric is undefined on these values (e.g. MAPE with a zero actual value)."""
 
 
@@ -29,13 +31,13 @@ def _pair(actual, pred):
     y = np.asarray(actual, dtype=np.float64)
     p = np.asarray(pred, dtype=np.float64)
     if y.shape != p.shape:
-        raise ValueError(f"actual and pred must have the same shape, got {y.shape} and {p.shape}")
+        raise InvalidValueError(f"actual and pred must have the same shape, got {y.shape} and {p.shape}")
     if y.ndim == 1:
         y, p = y[:, None], p[:, None]
     if y.ndim != 2 or y.shape[0] == 0:
-        raise ValueError(f"expected arrays of shape (H,) or (H, C) with H > 0, got {np.shape(actual)}")
+        raise InvalidValueError(f"expected arrays of shape (H,) or (H, C) with H > 0, got {np.shape(actual)}")
     if not (np.isfinite(y).all() and np.isfinite(p).all()):
-        raise ValueError("actual and pred must be finite")
+        raise InvalidValueError("actual and pred must be finite")
     return y, p
 
 
@@ -80,12 +82,11 @@ def mase(actual, pred, insample, m: int = 1) -> float:
     x = np.asarray(insample, dtype=np.float64)
     if x.ndim == 1:
         x = x[:, None]
-    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-        raise ValueError(f"seasonality m must be a positive int, got {m!r}")
+    m = positive_int("seasonality m", m)
     if x.ndim != 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(f"insample must have {y.shape[1]} series like actual, got shape {np.shape(insample)}")
+        raise InvalidValueError(f"insample must have {y.shape[1]} series like actual, got shape {np.shape(insample)}")
     if x.shape[0] <= m:
-        raise ValueError(f"MASE needs more than m = {m} in-sample points, got {x.shape[0]}")
+        raise InvalidValueError(f"MASE needs more than m = {m} in-sample points, got {x.shape[0]}")
     scale = np.mean(np.abs(x[m:] - x[:-m]), axis=0)  # (C,)
     if (scale == 0).any():
         raise UndefinedMetricError(f"MASE is undefined: the in-sample seasonal naive error (m = {m}) is 0")

@@ -14,6 +14,8 @@ from typing import Optional
 
 import numpy as np
 
+from .._checks import InvalidValueError
+
 
 def _pyplot():
     import matplotlib
@@ -34,7 +36,7 @@ def _series(series):
 def _save(fig, path) -> str:
     path = os.fspath(path)
     if not path.lower().endswith(".png"):
-        raise ValueError(f"plots are written as PNG: path must end with .png, got {path!r}")
+        raise InvalidValueError(f"plots are written as PNG: path must end with .png, got {path!r}")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -77,7 +79,7 @@ def plot_backtest_errors(summary, path, metric: str = "mase", title: str = "") -
     """Bar chart of ``metric`` per model from a backtest summary (DataFrame indexed by model)."""
     plt = _pyplot()
     if metric not in summary.columns:
-        raise ValueError(f"metric {metric!r} not in the summary; it has {list(summary.columns)}")
+        raise InvalidValueError(f"metric {metric!r} not in the summary; it has {list(summary.columns)}")
     values = summary[metric].to_numpy(dtype=float)
     fig, ax = plt.subplots(figsize=(max(4, 1.2 * len(values) + 2), 3.5))
     bars = ax.bar([str(m) for m in summary.index], values, color="tab:blue")

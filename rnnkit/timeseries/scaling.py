@@ -11,6 +11,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from .._checks import InvalidValueError
+
 
 class StandardScaler:
     """Per-column standardisation: ``fit(train)``, ``transform(x)``, ``inverse_transform(z)``.
@@ -31,9 +33,9 @@ class StandardScaler:
     def fit(self, x) -> "StandardScaler":
         arr = _as_2d(x, "fit")
         if arr.shape[0] == 0:
-            raise ValueError("cannot fit a scaler on 0 rows")
+            raise InvalidValueError("cannot fit a scaler on 0 rows")
         if not np.isfinite(arr).all():
-            raise ValueError("cannot fit a scaler on data with missing or infinite values; fill them first")
+            raise InvalidValueError("cannot fit a scaler on data with missing or infinite values; fill them first")
         self.mean = arr.mean(axis=0)
         std = arr.std(axis=0)
         self.std = np.where(std > 1e-12 * np.maximum(1.0, np.abs(self.mean)), std, 1.0)
@@ -53,26 +55,26 @@ class StandardScaler:
 
     def state_dict(self) -> Dict[str, List[float]]:
         if not self.fitted:
-            raise ValueError("the scaler is not fitted")
+            raise InvalidValueError("the scaler is not fitted")
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
     @classmethod
     def from_state_dict(cls, state: Dict[str, List[float]]) -> "StandardScaler":
         if not isinstance(state, dict) or set(state) != {"mean", "std"}:
-            raise ValueError(f"scaler state must be a dict with keys 'mean' and 'std', got {state!r}")
+            raise InvalidValueError(f"scaler state must be a dict with keys 'mean' and 'std', got {state!r}")
         scaler = cls()
         scaler.mean = np.asarray(state["mean"], dtype=np.float64)
         scaler.std = np.asarray(state["std"], dtype=np.float64)
         if scaler.mean.shape != scaler.std.shape or scaler.mean.ndim != 1 or (scaler.std <= 0).any():
-            raise ValueError(f"invalid scaler state: {state!r}")
+            raise InvalidValueError(f"invalid scaler state: {state!r}")
         return scaler
 
     def _check(self, x, what: str) -> np.ndarray:
         if not self.fitted:
-            raise ValueError(f"call fit() before {what}()")
+            raise InvalidValueError(f"call fit() before {what}()")
         arr = np.asarray(x, dtype=np.float64)
         if arr.ndim == 0 or arr.shape[-1] != self.mean.shape[0]:
-            raise ValueError(f"{what} expects a last axis of {self.mean.shape[0]} columns, got shape {arr.shape}")
+            raise InvalidValueError(f"{what} expects a last axis of {self.mean.shape[0]} columns, got shape {arr.shape}")
         return arr
 
 
@@ -81,5 +83,5 @@ def _as_2d(x, what: str) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
-        raise ValueError(f"{what} expects an array (T,) or (T, C), got shape {arr.shape}")
+        raise InvalidValueError(f"{what} expects an array (T,) or (T, C), got shape {arr.shape}")
     return arr

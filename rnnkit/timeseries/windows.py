@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import InvalidValueError, positive_int
+
 
 def count_windows(n_rows: int, length: int, stride: int = 1) -> int:
     """How many windows of ``length`` rows, ``stride`` apart, fit in ``n_rows`` rows."""
@@ -19,17 +21,15 @@ def sliding_windows(x, length: int, stride: int = 1) -> np.ndarray:
     """Windows ``(N, length, C)`` of a ``(T, C)`` (or ``(T,)`` -> ``(N, length)``) array.
 
     Window ``i`` is ``x[i * stride : i * stride + length]``; the last window ends at or before the
-    last row (windows are aligned to the start). Raises ``ValueError`` if not even one fits.
+    last row (windows are aligned to the start). Raises :class:`~rnnkit._checks.InvalidValueError` if not even one fits.
     """
     arr = np.asarray(x)
-    for name, value in (("length", length), ("stride", stride)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    length, stride = positive_int("length", length), positive_int("stride", stride)
     if arr.ndim not in (1, 2):
-        raise ValueError(f"sliding_windows expects an array (T,) or (T, C), got shape {arr.shape}")
+        raise InvalidValueError(f"sliding_windows expects an array (T,) or (T, C), got shape {arr.shape}")
     n = count_windows(arr.shape[0], length, stride)
     if n == 0:
-        raise ValueError(f"series has {arr.shape[0]} rows, fewer than one window of {length}")
+        raise InvalidValueError(f"series has {arr.shape[0]} rows, fewer than one window of {length}")
     view = np.lib.stride_tricks.sliding_window_view(arr, length, axis=0)  # (T-length+1, [C,] length)
     view = view[::stride]
     if arr.ndim == 2:
@@ -45,7 +45,7 @@ def split_windows(x, input_length: int, horizon: int, stride: int = 1):
     arr = np.asarray(x)
     need = input_length + horizon
     if arr.shape[0] < need:
-        raise ValueError(
+        raise InvalidValueError(
             f"series has {arr.shape[0]} points, shorter than one window of input_length + horizon = "
             f"{input_length} + {horizon} = {need}"
         )

@@ -24,7 +24,7 @@ def test_bad_arguments():
         NaiveForecaster().predict(1)
     with pytest.raises(ValueError, match="season_length 4 needs that many points, got 3"):
         SeasonalNaiveForecaster(4).fit([1.0, 2.0, 3.0])
-    with pytest.raises(ValueError, match="season_length must be a positive int"):
+    with pytest.raises(ValueError, match="season_length must be an int >= 1"):
         ETSForecaster(0)
 
 

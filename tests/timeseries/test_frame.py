@@ -3,15 +3,15 @@ import pytest
 
 pd = pytest.importorskip("pandas")
 
+from rnnkit.timeseries.calendar import calendar_features  # noqa: E402
 from rnnkit.timeseries.frame import (  # noqa: E402
     IrregularTimestampsError,
     MissingValuesError,
-    calendar_features,
     from_array,
     from_dataframe,
     read_series,
-    seasonal_period,
 )
+from rnnkit.timeseries.frequency import seasonal_period  # noqa: E402
 
 
 def _csv(tmp_path, df, name="s.csv"):

@@ -20,5 +20,5 @@ def test_split_windows():
 def test_too_short_series_names_the_lengths():
     with pytest.raises(ValueError, match=r"series has 4 points, shorter than one window of input_length \+ horizon = 3 \+ 2 = 5"):
         split_windows(np.arange(4.0), 3, 2)
-    with pytest.raises(ValueError, match="length must be a positive int"):
+    with pytest.raises(ValueError, match="length must be an int >= 1, got 0"):
         sliding_windows(np.arange(4.0), 0)
