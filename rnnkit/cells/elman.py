@@ -30,9 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import RecurrentCell
+from .._checks import InvalidValueError
+from .base import RecurrentCell, Weights
 
 NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
+CELL_KERNELS = {"tanh": torch._VF.rnn_tanh_cell, "relu": torch._VF.rnn_relu_cell}  # nn.RNNCell's
 
 
 class ElmanCell(RecurrentCell):
@@ -57,7 +59,7 @@ class ElmanCell(RecurrentCell):
     ) -> None:
         super().__init__(input_size, hidden_size)
         if nonlinearity not in NONLINEARITIES:
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+            raise InvalidValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
         self.bias = bool(bias)
         kw = {"device": device, "dtype": dtype}
@@ -71,12 +73,19 @@ class ElmanCell(RecurrentCell):
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
 
-    def project_input(self, x: Tensor) -> Tensor:  # (..., I) -> (..., H)
-        return F.linear(x, self.weight_ih, self.bias_ih)
+    def project_input(self, x: Tensor, w: Weights) -> Tensor:  # (..., I) -> (..., H)
+        return F.linear(x, w.weight_ih, w.bias_ih)
 
-    def recur(self, projected_x: Tensor, state: Tensor) -> Tuple[Tensor, Tensor]:
-        pre = projected_x + F.linear(state, self.weight_hh, self.bias_hh)  # (B, H)
+    def recur(self, projected_x: Tensor, state: Tensor, w: Weights) -> Tuple[Tensor, Tensor]:
+        pre = projected_x + F.linear(state, w.weight_hh, w.bias_hh)  # (B, H)
         h = NONLINEARITIES[self.nonlinearity](pre)
+        return h, h
+
+    def step(self, x: Tensor, state: Tensor, w: Weights) -> Tuple[Tensor, Tensor]:
+        """One whole step; torch's fused RNN cell kernel (what ``nn.RNNCell`` runs) for this exact class."""
+        if type(self) is not ElmanCell:  # a subclass may change the step
+            return super().step(x, state, w)
+        h = CELL_KERNELS[self.nonlinearity](x, state, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh)
         return h, h
 
     def extra_repr(self) -> str:

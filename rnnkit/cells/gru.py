@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import RecurrentCell
+from .base import RecurrentCell, Weights
 
 
 class GRUCell(RecurrentCell):
@@ -53,17 +53,24 @@ class GRUCell(RecurrentCell):
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
 
-    def project_input(self, x: Tensor) -> Tensor:  # (..., I) -> (..., 3H)
-        return F.linear(x, self.weight_ih, self.bias_ih)
+    def project_input(self, x: Tensor, w: Weights) -> Tensor:  # (..., I) -> (..., 3H)
+        return F.linear(x, w.weight_ih, w.bias_ih)
 
-    def recur(self, projected_x: Tensor, state: Tensor) -> Tuple[Tensor, Tensor]:
-        hp = F.linear(state, self.weight_hh, self.bias_hh)  # (B, 3H)
+    def recur(self, projected_x: Tensor, state: Tensor, w: Weights) -> Tuple[Tensor, Tensor]:
+        hp = F.linear(state, w.weight_hh, w.bias_hh)  # (B, 3H)
         x_r, x_z, x_n = projected_x.chunk(3, dim=-1)
         h_r, h_z, h_n = hp.chunk(3, dim=-1)
         r = torch.sigmoid(x_r + h_r)
         z = torch.sigmoid(x_z + h_z)
         n = torch.tanh(x_n + r * h_n)
         h = n + z * (state - n)  # == (1 - z) * n + z * h_{t-1}
+        return h, h
+
+    def step(self, x: Tensor, state: Tensor, w: Weights) -> Tuple[Tensor, Tensor]:
+        """One whole step; torch's fused GRU cell kernel (what ``nn.GRUCell`` runs) for this exact class."""
+        if type(self) is not GRUCell:  # a subclass may change the step
+            return super().step(x, state, w)
+        h = torch._VF.gru_cell(x, state, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh)
         return h, h
 
     def extra_repr(self) -> str:

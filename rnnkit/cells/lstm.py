@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import RecurrentCell
+from .._checks import InvalidTypeError, InvalidValueError, describe, is_int
+from .base import RecurrentCell, Weights
 
 
 class LSTMCell(RecurrentCell):
@@ -45,13 +46,13 @@ class LSTMCell(RecurrentCell):
         dtype=None,
     ) -> None:
         super().__init__(input_size, hidden_size)
-        if isinstance(proj_size, bool) or not isinstance(proj_size, int):
-            raise TypeError(f"proj_size must be an int, got {proj_size!r}")
+        if not is_int(proj_size):
+            raise InvalidTypeError(f"proj_size must be an int, got {describe(proj_size)}")
         if proj_size < 0 or proj_size >= hidden_size:
-            raise ValueError(
+            raise InvalidValueError(
                 f"proj_size must be 0 (no projection) or in [1, hidden_size={hidden_size}), got {proj_size}"
             )
-        self.proj_size = proj_size
+        self.proj_size = int(proj_size)
         self.bias = bool(bias)
         out = proj_size or hidden_size
         kw = {"device": device, "dtype": dtype}
@@ -77,17 +78,26 @@ class LSTMCell(RecurrentCell):
     def state_sizes(self) -> Tuple[int, int]:
         return (self.output_size, self.hidden_size)
 
-    def project_input(self, x: Tensor) -> Tensor:  # (..., I) -> (..., 4H)
-        return F.linear(x, self.weight_ih, self.bias_ih)
+    def project_input(self, x: Tensor, w: Weights) -> Tensor:  # (..., I) -> (..., 4H)
+        return F.linear(x, w.weight_ih, w.bias_ih)
 
-    def recur(self, projected_x: Tensor, state: Tuple[Tensor, Tensor]) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
+    def recur(
+        self, projected_x: Tensor, state: Tuple[Tensor, Tensor], w: Weights
+    ) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
         h_prev, c_prev = state  # (B, P), (B, H)
-        gates = projected_x + F.linear(h_prev, self.weight_hh, self.bias_hh)  # (B, 4H)
+        gates = projected_x + F.linear(h_prev, w.weight_hh, w.bias_hh)  # (B, 4H)
         i, f, g, o = gates.chunk(4, dim=-1)
         c = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
-        if self.weight_hr is not None:
-            h = F.linear(h, self.weight_hr)  # (B, P)
+        if w.weight_hr is not None:
+            h = F.linear(h, w.weight_hr)  # (B, P)
+        return h, (h, c)
+
+    def step(self, x: Tensor, state: Tuple[Tensor, Tensor], w: Weights) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
+        """One whole step; torch's fused LSTM cell kernel (what ``nn.LSTMCell`` runs) where it applies."""
+        if type(self) is not LSTMCell or w.weight_hr is not None:  # a subclass may change the step
+            return super().step(x, state, w)
+        h, c = torch._VF.lstm_cell(x, state, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh)
         return h, (h, c)
 
     def extra_repr(self) -> str:

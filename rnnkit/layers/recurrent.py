@@ -10,29 +10,37 @@ H_in input features, H_out the cell's output size.
 
 The cells are submodules, ``cell_l{k}`` and ``cell_l{k}_reverse``: their buffers are in the state
 dict, ``.to()``/``.double()`` move them, ``modules()``/``apply()``/``train()`` reach them. Their
-*parameters* belong to the layer instead, registered as ``{name}_l{k}`` and ``{name}_l{k}_reverse``
-(dots in a nested name become underscores). For the stock cells that is exactly torch.nn's naming
-(``weight_ih_l0``, ``bias_hh_l1_reverse``, ``weight_hr_l0``), so state dicts interchange with
-``torch.nn.RNN/LSTM/GRU`` in both directions, and torch.nn's tools that act on a named parameter
-(``parametrizations.weight_norm``, ``parametrize.register_parametrization``, ``prune``) work as on
-torch.nn's layers.
+*parameters* belong to the layer instead, registered once, at construction, as ``{name}_l{k}`` and
+``{name}_l{k}_reverse`` (dots in a nested name become underscores). For the stock cells that is
+exactly torch.nn's naming (``weight_ih_l0``, ``bias_hh_l1_reverse``, ``weight_hr_l0``), so state
+dicts interchange with ``torch.nn.RNN/LSTM/GRU`` in both directions, and torch.nn's tools that act
+on a named parameter (``parametrizations.weight_norm``, ``parametrize.register_parametrization``,
+``prune``) work as on torch.nn's layers.
 
-Each forward reads every parameter once through attribute access (``getattr(layer,
-"weight_hh_l0")``, so a parametrization or pruning mask applies) and binds the result to the cell
-as a plain attribute (``cell.weight_hh``); a plain parameter is bound as itself, never copied.
+Weights are handed to engines explicitly. Each forward reads every weight once through attribute
+access (``weight_hh_l0``, so a parametrization or pruning mask applies; a plain parameter is the
+parameter itself, never a copy) into a weight plan, ``plan[k][d]`` the named tuple of the cell's
+weights (:meth:`Recurrent.weight_plan`), and the engine runs the cells' steps with it. A cell
+called by hand (``layer.cell_l0(x_t, state)``) reads the layer's weights the same way.
+
+A step hook (:meth:`Recurrent.register_step_hook`) sees every step of every layer and direction
+from inside the one time loop (:mod:`rnnkit.layers.engines.loop`).
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Callable, List, Optional, Tuple, Union
+from collections import OrderedDict
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
+from torch.utils.hooks import RemovableHandle
 
-from ..cells.base import RecurrentCell, State, _describe, check_positive_int
-from .engines import check_engine_name, flatten_for_cudnn, select_engine
+from .._checks import InvalidTypeError, InvalidValueError, describe, in_range, positive_int
+from ..cells.base import RecurrentCell, State, Weights, weights_type
+from .engines import StepHook, WeightPlan, check_engine_name, flatten_for_cudnn, select_engine
 from .sequences import LengthsLike, SequenceBatch, check_lengths
 
 CellFactory = Callable[[int, int], RecurrentCell]
@@ -69,12 +77,10 @@ class Recurrent(nn.Module):
         engine: str = "auto",
     ) -> None:
         super().__init__()
-        self.input_size = check_positive_int("input_size", input_size)
-        self.hidden_size = check_positive_int("hidden_size", hidden_size)
-        self.num_layers = check_positive_int("num_layers", num_layers)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
-            raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
-        self.dropout = float(dropout)
+        self.input_size = positive_int("input_size", input_size)
+        self.hidden_size = positive_int("hidden_size", hidden_size)
+        self.num_layers = positive_int("num_layers", num_layers)
+        self.dropout = in_range("dropout", dropout, 0, 1)
         if self.dropout > 0 and num_layers == 1:
             warnings.warn(
                 f"dropout={dropout} has no effect with num_layers=1: it applies between stacked layers "
@@ -84,63 +90,110 @@ class Recurrent(nn.Module):
         self.batch_first = bool(batch_first)
         self.bidirectional = bool(bidirectional)
         self.engine = check_engine_name(engine)
+        self._step_hooks: Dict[int, StepHook] = OrderedDict()
 
         directions = 2 if bidirectional else 1
         grid: List[Tuple[str, ...]] = []  # names of the cell submodules, [layer][direction]
-        # (module that computes with it, its name there, its name on the layer), one per parameter
-        self._param_links: List[Tuple[nn.Module, str, str]] = []
+        # per cell: (its weight fields, the layer attribute holding each, or None where absent)
+        layout: List[Tuple[Tuple[Tuple[str, ...], Tuple[Optional[str], ...]], ...]] = []
         layer_input = input_size
         for k in range(num_layers):
-            row = []
+            row, row_layout = [], []
             for d in range(directions):
                 cell = cell_factory(layer_input, hidden_size)
                 if not isinstance(cell, RecurrentCell):
-                    raise TypeError(
+                    raise InvalidTypeError(
                         f"cell_factory must return a rnnkit.cells.RecurrentCell, got {type(cell).__name__}"
                     )
                 suffix = f"_l{k}" + ("_reverse" if d else "")
-                for name, param in list(cell.named_parameters(remove_duplicate=False)):
-                    here = name.replace(".", "_") + suffix
-                    owner, _, leaf = name.rpartition(".")
-                    module = cell.get_submodule(owner) if owner else cell
-                    # The layer owns the parameter (torch.nn's name); the cell keeps a plain
-                    # attribute of the same name, bound to the layer's value before each use.
-                    del module._parameters[leaf]
-                    module.__dict__[leaf] = param
-                    self.register_parameter(here, param)
-                    self._param_links.append((module, leaf, here))
+                row_layout.append(self._take_weights(cell, suffix))
                 self.add_module("cell" + suffix, cell)
                 row.append("cell" + suffix)
             grid.append(tuple(row))
+            layout.append(tuple(row_layout))
             layer_input = self._modules[row[0]].output_size * directions
-        self._cell_names = tuple(grid)
-        self._cell_grid = tuple(tuple(self._modules[name] for name in row) for row in grid)  # a view
-        self._binding_depth = 0  # > 0 while a forward holds the parameters bound
+        self._cell_grid = tuple(tuple(self._modules[name] for name in row) for row in grid)
+        self._weight_layout = tuple(layout)
         self.proj_size = getattr(self._modules[grid[0][0]], "proj_size", 0)
 
-    # ---- cells -------------------------------------------------------------------------------
-    def cell_grid(self) -> Tuple[Tuple[RecurrentCell, ...], ...]:
-        """The cells, ``[layer][direction]``, bound to this layer's current parameters.
+    def _take_weights(self, cell: RecurrentCell, suffix: str):
+        """Move ``cell``'s parameters onto this layer as ``{field}{suffix}``, once, for good.
 
-        Outside a forward every call re-reads the parameters through attribute access, so the cells
-        compute with what the layer holds now: parameters replaced by ``load_state_dict(assign=True)``,
-        ``.to()`` or ``functional_call``, a parametrized weight (``weight_norm``), a pruned one.
-        Within a forward the parameters are read once, at its start, and every engine call sees those.
+        The cell keeps a reference to the layer, so ``cell.weights()`` (and ``cell(x, state)``,
+        ``cell.weight_hh``, ``cell.reset_parameters()``) reads the layer's weights.
         """
-        if self._binding_depth == 0:
-            self._bind_parameters()
-        return self._cells()
+        if "_held_by" in cell.__dict__:
+            raise InvalidValueError(
+                f"cell_factory returned a {type(cell).__name__} that a layer already holds; "
+                f"it must return a new cell at each call"
+            )
+        fields, slots = cell._weight_slots()
+        names = []
+        for field, (path, leaf) in zip(fields, slots, strict=True):
+            module = cell.get_submodule(path) if path else cell
+            param = module._parameters.pop(leaf)
+            if param is None:  # declared absent (e.g. bias=False): always None in the plan
+                names.append(None)
+                continue
+            self.register_parameter(field + suffix, param)
+            names.append(field + suffix)
+        cell.__dict__["_held_by"] = (self, tuple(names))
+        return fields, tuple(names)
 
-    def _cells(self) -> Tuple[Tuple[RecurrentCell, ...], ...]:
-        return self._cell_grid  # the submodules cell_l{k}[_reverse], fixed at construction
+    # ---- cells and weights -------------------------------------------------------------------
+    def cell_grid(self) -> Tuple[Tuple[RecurrentCell, ...], ...]:
+        """The cells, ``[layer][direction]`` (the submodules ``cell_l{k}[_reverse]``).
 
-    def _bind_parameters(self) -> None:
+        A cell computes with this layer's weights: ``layer.cell_grid()[k][d](x_t, state)`` is one
+        step of layer k, direction d, as the layer runs it (see :meth:`weight_plan`).
+        """
+        return self._cell_grid
+
+    def weight_plan(self) -> WeightPlan:
+        """Every cell's weights, read now: ``plan[k][d]`` is the named tuple layer k, direction d
+        steps with (fields in the cell's declared order, e.g. ``plan[0][0].weight_hh``).
+
+        Each weight is read once through attribute access, so a parametrization (``weight_norm``)
+        computes once per call and a pruning mask applies; a plain parameter is handed over as
+        itself (no copy), and one swapped in by ``functional_call`` or ``load_state_dict(assign=True)``
+        is the one read.
+        """
+        return tuple(tuple(self.read_weights(fields, names) for fields, names in row)
+                     for row in self._weight_layout)
+
+    def read_weights(self, fields: Tuple[str, ...], names: Tuple[Optional[str], ...]) -> Weights:
+        """One cell's weights: the layer attributes ``names`` as the named tuple with ``fields``."""
         params = self._parameters
-        for module, leaf, here in self._param_links:
-            value = params.get(here)  # a plain parameter (or one swapped in by functional_call)
-            if value is None:  # parametrized or pruned: attribute access computes it
-                value = getattr(self, here)
-            module.__dict__[leaf] = value
+        values = []
+        for name in names:
+            if name is None:
+                values.append(None)
+                continue
+            value = params.get(name)  # a plain parameter: the dict, faster than nn.Module.__getattr__
+            values.append(value if value is not None else getattr(self, name))  # parametrized, pruned
+        return weights_type(fields)(*values)
+
+    # ---- step hooks --------------------------------------------------------------------------
+    def register_step_hook(self, hook: StepHook) -> RemovableHandle:
+        """Call ``hook(t, layer_index, direction, h, state)`` at every step of every layer and direction.
+
+        ``h`` is the step's output and ``state`` the cell's new state (before ragged-length masking:
+        past a sequence's end they are computed but not used). ``t`` counts the steps a direction
+        takes, so in the reverse direction ``t = 0`` is each sequence's last real element. The hook
+        observes; it may also return ``(h, state)`` to replace the step's result. Hooks run in
+        registration order, from inside the one time loop, so while any is registered this layer
+        runs the loop engine, whatever ``engine`` says. Returns a handle: ``handle.remove()``.
+        """
+        if not callable(hook):
+            raise InvalidTypeError(f"hook must be callable as hook(t, layer_index, direction, h, state), "
+                                   f"got {describe(hook)}")
+        handle = RemovableHandle(self._step_hooks)
+        self._step_hooks[handle.id] = hook
+        return handle
+
+    def step_hooks(self) -> Tuple[StepHook, ...]:
+        """The registered step hooks, in the order they run."""
+        return tuple(self._step_hooks.values())
 
     @property
     def num_directions(self) -> int:
@@ -149,7 +202,7 @@ class Recurrent(nn.Module):
     @property
     def output_size(self) -> int:
         """Features of the output: D * H_out."""
-        return self._cells()[-1][0].output_size * self.num_directions
+        return self._cell_grid[-1][0].output_size * self.num_directions
 
     # ---- state -------------------------------------------------------------------------------
     def init_state(self, batch_size: int, *, device=None, dtype=None) -> State:
@@ -164,13 +217,13 @@ class Recurrent(nn.Module):
         if ref is not None:
             device = device if device is not None else ref.device
             dtype = dtype if dtype is not None else ref.dtype
-        cell = self._cells()[0][0]
+        cell = self._cell_grid[0][0]
         n = self.num_layers * self.num_directions
         zeros = tuple(torch.zeros(n, batch_size, s, device=device, dtype=dtype) for s in self._state_sizes())
         return zeros if cell.state_is_tuple else zeros[0]
 
     def _state_sizes(self) -> Tuple[int, ...]:
-        return self._cells()[0][0].state_sizes
+        return self._cell_grid[0][0].state_sizes
 
     # ---- forward -----------------------------------------------------------------------------
     def forward(
@@ -188,16 +241,17 @@ class Recurrent(nn.Module):
         unbatched = False
         if isinstance(input, PackedSequence):
             if lengths is not None:
-                raise ValueError("lengths must be None for a PackedSequence input (it carries its lengths)")
+                raise InvalidValueError("lengths must be None for a PackedSequence input (it carries its lengths)")
             self._check_features(input.data, expected_dims="a PackedSequence")
             padded, lens = pad_packed_sequence(input, batch_first=self.batch_first)
-            batch = SequenceBatch(padded, self.batch_first, check_lengths(lens, lens.numel(), padded.shape[1 if self.batch_first else 0]), input)
+            steps = padded.shape[1 if self.batch_first else 0]
+            batch = SequenceBatch(padded, self.batch_first, check_lengths(lens, lens.numel(), steps), input)
             batch_size = lens.numel()
         else:
             if not isinstance(input, Tensor):
-                raise TypeError(f"input must be a torch.Tensor or PackedSequence, got {type(input).__name__}")
+                raise InvalidTypeError(f"input must be a torch.Tensor or PackedSequence, got {type(input).__name__}")
             if input.dim() not in (2, 3):
-                raise ValueError(
+                raise InvalidValueError(
                     f"input must have 3 dims ({'N, L' if self.batch_first else 'L, N'}, H_in) or 2 dims "
                     f"(L, H_in) when unbatched, got {input.dim()} dims with shape {tuple(input.shape)}"
                 )
@@ -205,37 +259,33 @@ class Recurrent(nn.Module):
             unbatched = input.dim() == 2
             if unbatched:
                 if lengths is not None:
-                    raise ValueError("lengths needs a batched (3-D) input; got an unbatched 2-D input")
+                    raise InvalidValueError("lengths needs a batched (3-D) input; got an unbatched 2-D input")
                 input = input.unsqueeze(0 if self.batch_first else 1)
                 if state is not None:
                     state = self._unsqueeze_state(state)
             batch_size = input.shape[0 if self.batch_first else 1]
             steps = input.shape[1 if self.batch_first else 0]
             if steps == 0:
-                raise ValueError(f"input has no time steps: shape {tuple(input.shape)}")
+                raise InvalidValueError(f"input has no time steps: shape {tuple(input.shape)}")
             checked = None if lengths is None else check_lengths(lengths, batch_size, steps)
             batch = SequenceBatch(input, self.batch_first, checked)
 
         parts = self._checked_state(state, batch_size, batch.data)
-        self._bind_parameters()  # once per forward: a parametrization computes once
-        self._binding_depth += 1
-        try:
-            engine = select_engine(self, batch, self.engine)
-            output, final = engine.run(self, batch, parts)
-        finally:
-            self._binding_depth -= 1
+        weights = self.weight_plan()  # once per forward: a parametrization computes once
+        engine = select_engine(self, batch, self.engine, weights)
+        output, final = engine.run(self, batch, parts, weights)
 
         if unbatched:
             output = output.squeeze(0 if self.batch_first else 1)
             final = tuple(s.squeeze(1) for s in final)
-        return output, (final if self._cells()[0][0].state_is_tuple else final[0])
+        return output, (final if self._cell_grid[0][0].state_is_tuple else final[0])
 
     # ---- checks ------------------------------------------------------------------------------
     def _check_features(self, x: Tensor, expected_dims: Optional[str]) -> None:
         if not x.is_floating_point():
-            raise TypeError(f"input must be a floating-point tensor, got dtype {x.dtype}")
+            raise InvalidTypeError(f"input must be a floating-point tensor, got dtype {x.dtype}")
         if x.shape[-1] != self.input_size:
-            raise ValueError(
+            raise InvalidValueError(
                 f"input must have input_size={self.input_size} features in its last dim, "
                 f"got shape {tuple(x.shape)}"
             )
@@ -243,7 +293,7 @@ class Recurrent(nn.Module):
         if ref is None:  # all parametrized, or a cell without parameters
             ref = next(self.parameters(), None)
         if ref is not None and x.dtype != ref.dtype:  # no parameters at all: the input sets the dtype
-            raise TypeError(
+            raise InvalidTypeError(
                 f"input dtype {x.dtype} does not match the layer's parameters ({ref.dtype}); "
                 f"convert one with .to(dtype)"
             )
@@ -252,8 +302,8 @@ class Recurrent(nn.Module):
         parts = state if isinstance(state, tuple) else (state,)
         for i, s in enumerate(parts):
             if not isinstance(s, Tensor) or s.dim() != 2:
-                raise ValueError(
-                    f"for an unbatched 2-D input, state[{i}] must be 2-D (num_layers * D, S), got {_describe(s)}"
+                raise InvalidValueError(
+                    f"for an unbatched 2-D input, state[{i}] must be 2-D (num_layers * D, S), got {describe(s)}"
                 )
         out = tuple(s.unsqueeze(1) for s in parts)
         return out if isinstance(state, tuple) else out[0]
@@ -263,18 +313,18 @@ class Recurrent(nn.Module):
         n = self.num_layers * self.num_directions
         if state is None:
             return tuple(torch.zeros(n, batch_size, s, device=x.device, dtype=x.dtype) for s in sizes)
-        is_tuple = self._cells()[0][0].state_is_tuple
+        is_tuple = self._cell_grid[0][0].state_is_tuple
         parts = state if isinstance(state, (tuple, list)) else (state,)
         if isinstance(state, (tuple, list)) != is_tuple or len(parts) != len(sizes):
             kind = f"a tuple of {len(sizes)} tensors" if is_tuple else "a tensor"
-            raise ValueError(f"state must be {kind} for this layer, got {_describe(state)}")
-        for i, (s, size) in enumerate(zip(parts, sizes)):
+            raise InvalidValueError(f"state must be {kind} for this layer, got {describe(state)}")
+        for i, (s, size) in enumerate(zip(parts, sizes, strict=True)):
             want = (n, batch_size, size)
             if not isinstance(s, Tensor) or tuple(s.shape) != want:
                 label = f"state[{i}]" if is_tuple else "state"
-                raise ValueError(f"{label} must have shape {want} (num_layers * D, N, S), got {_describe(s)}")
+                raise InvalidValueError(f"{label} must have shape {want} (num_layers * D, N, S), got {describe(s)}")
             if s.dtype != x.dtype and not torch.is_autocast_enabled(x.device.type):
-                raise TypeError(f"state dtype {s.dtype} does not match the input dtype {x.dtype}")
+                raise InvalidTypeError(f"state dtype {s.dtype} does not match the input dtype {x.dtype}")
         if torch.is_autocast_enabled(x.device.type):  # a state carried out of an autocast region
             parts = tuple(s.to(x.dtype) for s in parts)
         return tuple(parts)
@@ -282,13 +332,11 @@ class Recurrent(nn.Module):
     # ---- device moves ------------------------------------------------------------------------
     def _apply(self, fn, recurse=True):
         result = super()._apply(fn, recurse)
-        self.cell_grid()
         flatten_for_cudnn(self)
         return result
 
     def flatten_parameters(self) -> None:
         """Lay the weights out in one buffer for cuDNN (a no-op on CPU), as torch.nn does."""
-        self.cell_grid()
         flatten_for_cudnn(self)
 
     def extra_repr(self) -> str:

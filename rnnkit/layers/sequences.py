@@ -15,6 +15,8 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
+from .._checks import InvalidTypeError, InvalidValueError
+
 LengthsLike = Union[Tensor, np.ndarray, Sequence[int]]
 
 
@@ -46,37 +48,37 @@ def check_lengths(lengths: LengthsLike, batch_size: int, max_length: int) -> Opt
     """
     if isinstance(lengths, (Tensor, np.ndarray)):
         if lengths.ndim != 1:
-            raise ValueError(f"lengths must be 1-D (one length per sequence), got shape {tuple(lengths.shape)}")
+            raise InvalidValueError(f"lengths must be 1-D (one length per sequence), got shape {tuple(lengths.shape)}")
         if isinstance(lengths, np.ndarray):
             if lengths.dtype.kind not in "iu":  # signed or unsigned integers; not bool, float, object
-                raise TypeError(f"lengths must hold integers, got dtype {lengths.dtype}")
+                raise InvalidTypeError(f"lengths must hold integers, got dtype {lengths.dtype}")
             values = torch.from_numpy(lengths.astype(np.int64))  # a copy: any strides, any int width
         else:
             if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
-                raise TypeError(f"lengths must hold integers, got dtype {lengths.dtype}")
+                raise InvalidTypeError(f"lengths must hold integers, got dtype {lengths.dtype}")
             values = lengths.detach().to("cpu", torch.int64)
     else:
         try:
             items = list(lengths)
         except TypeError:
-            raise TypeError(
+            raise InvalidTypeError(
                 f"lengths must be a list of ints or a 1-D integer tensor, got {type(lengths).__name__}"
             ) from None
         for v in items:
             if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
                 shown = v.item() if isinstance(v, np.generic) else v
-                raise TypeError(f"lengths must hold ints, got {shown!r} of type {type(v).__name__} in {items!r}")
+                raise InvalidTypeError(f"lengths must hold ints, got {shown!r} of type {type(v).__name__} in {items!r}")
         values = torch.tensor([int(v) for v in items], dtype=torch.int64)
     if values.numel() == 0:
-        raise ValueError("lengths is empty: expected one length per sequence")
+        raise InvalidValueError("lengths is empty: expected one length per sequence")
     if values.numel() != batch_size:
-        raise ValueError(
+        raise InvalidValueError(
             f"lengths has {values.numel()} entries but the batch has {batch_size} sequences"
         )
     if bool((values < 1).any()):
-        raise ValueError(f"lengths must be positive, got {values.tolist()}")
+        raise InvalidValueError(f"lengths must be positive, got {values.tolist()}")
     if bool((values > max_length).any()):
-        raise ValueError(
+        raise InvalidValueError(
             f"lengths must not exceed the padded sequence length {max_length}, got {values.tolist()}"
         )
     if bool((values == max_length).all()):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from .._checks import InvalidValueError
 from ..cells import ElmanCell, GRUCell, LSTMCell
 from .recurrent import Recurrent
 
@@ -32,9 +33,10 @@ class RNN(Recurrent):
         engine: str = "auto",
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+            raise InvalidValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         factory = partial(ElmanCell, bias=bias, nonlinearity=nonlinearity, device=device, dtype=dtype)
-        super().__init__(factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, engine=engine)
+        super().__init__(factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
+                         engine=engine)
         self.nonlinearity = nonlinearity
         self.bias = bool(bias)
 
@@ -58,7 +60,8 @@ class LSTM(Recurrent):
         engine: str = "auto",
     ) -> None:
         factory = partial(LSTMCell, bias=bias, proj_size=proj_size, device=device, dtype=dtype)
-        super().__init__(factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, engine=engine)
+        super().__init__(factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
+                         engine=engine)
         self.bias = bool(bias)
 
 
@@ -80,5 +83,6 @@ class GRU(Recurrent):
         engine: str = "auto",
     ) -> None:
         factory = partial(GRUCell, bias=bias, device=device, dtype=dtype)
-        super().__init__(factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, engine=engine)
+        super().__init__(factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
+                         engine=engine)
         self.bias = bool(bias)

@@ -9,7 +9,6 @@ from .checkpoint import (CheckpointError, atomic_write_bytes, find_checkpoint, l
 from .clipping import clip_gradients, global_grad_norm
 from .config import TrainConfig
 from .data import ShuffledBatches, StreamDataset
-from .gradient_flow import GradientFlow, record_gradient_flow
 from .nan_guard import NonFiniteError, NonFiniteGuard, NonFiniteWarning
 from .optim import build_optimizer, build_scheduler, lr_factor
 from .scheduled_sampling import (SamplingSchedule, TeacherForcing, exponential_decay, inverse_sigmoid_decay,
@@ -24,7 +23,6 @@ __all__ = [
     "clip_gradients", "global_grad_norm",
     "build_optimizer", "build_scheduler", "lr_factor",
     "SamplingSchedule", "TeacherForcing", "linear_decay", "exponential_decay", "inverse_sigmoid_decay",
-    "record_gradient_flow", "GradientFlow",
     "save_checkpoint", "load_model_weights", "load_training_state", "find_checkpoint", "atomic_write_bytes",
     "CheckpointError",
     "NonFiniteError", "NonFiniteGuard", "NonFiniteWarning",

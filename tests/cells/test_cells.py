@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
 
 import rnnkit
 from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
@@ -169,3 +171,71 @@ def test_elman_rnn_outputs_are_zero_past_each_length(engine, batch_first):
     y.sum().backward()
     grad = x.grad[1] if batch_first else x.grad[:, 1]
     assert torch.count_nonzero(grad[2:]) == 0
+
+
+def _stock_cells():
+    yield "elman_tanh", ElmanCell(I, H)
+    yield "elman_relu_nobias", ElmanCell(I, H, bias=False, nonlinearity="relu")
+    yield "lstm", LSTMCell(I, H)
+    yield "lstm_nobias", LSTMCell(I, H, bias=False)
+    yield "lstm_proj", LSTMCell(I, H, proj_size=2)
+    yield "gru", GRUCell(I, H)
+
+
+@pytest.mark.parametrize("name,cell", list(_stock_cells()), ids=[p[0] for p in _stock_cells()])
+def test_fused_step_equals_project_then_recur(name, cell):
+    """``step`` (torch's fused cell kernel for the stock cells) is ``recur(project_input(x))``."""
+    cell = cell.double()
+    w = cell.weights()
+    x = torch.randn(3, I, dtype=torch.float64, requires_grad=True)
+    state = tuple(torch.randn(3, s, dtype=torch.float64, requires_grad=True) for s in cell.state_sizes)
+    state = state if cell.state_is_tuple else state[0]
+    a_h, a_s = cell.step(x, state, w)
+    b_h, b_s = cell.recur(cell.project_input(x, w), state, w)
+    outs_a, outs_b = (a_h, *(a_s if cell.state_is_tuple else (a_s,))), (b_h, *(b_s if cell.state_is_tuple else (b_s,)))
+    inputs = [x, *(state if cell.state_is_tuple else (state,)), *cell.parameters()]
+    weights = [torch.randn_like(o) for o in outs_a]
+    for a, b in zip(outs_a, outs_b, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-12)
+    ga = torch.autograd.grad(sum((v * o).sum() for v, o in zip(weights, outs_a, strict=True)), inputs)
+    gb = torch.autograd.grad(sum((v * o).sum() for v, o in zip(weights, outs_b, strict=True)), inputs)
+    for a, b in zip(ga, gb, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-12)
+
+
+def test_stock_cells_declare_torch_order_and_absent_weights():
+    assert LSTMCell(I, H, proj_size=2).weight_names == ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+    w = GRUCell(I, H, bias=False).weights()
+    assert w._fields == ("weight_ih", "weight_hh", "bias_ih", "bias_hh") and w.bias_ih is None and w.bias_hh is None
+    cell = ElmanCell(I, H)
+    assert all(a is b for a, b in zip(cell.weights(), cell.parameters(), strict=True))  # the parameters, uncopied
+
+
+def test_standalone_cell_parametrized_like_torch_cell():
+    ours, ref = GRUCell(I, H), nn.GRUCell(I, H)
+    ours.load_state_dict(ref.state_dict())
+    for cell in (ours, ref):
+        weight_norm(cell, "weight_hh")
+        with torch.no_grad():
+            cell.parametrizations.weight_hh.original0.mul_(1.5)
+    x, h = torch.randn(3, I), torch.randn(3, H)
+    torch.testing.assert_close(ours(x, h)[0], ref(x, h))
+
+
+def test_custom_cell_parametrized_before_first_use_is_refused():
+    class Plain(rnnkit.cells.RecurrentCell):
+        def __init__(self, i, h):
+            super().__init__(i, h)
+            self.weight = nn.Parameter(torch.randn(h, i + h))
+
+        def project_input(self, x, w):
+            return x
+
+        def recur(self, x, state, w):
+            h = torch.tanh(F.linear(torch.cat([x, state], -1), w.weight))
+            return h, h
+
+    cell = Plain(I, H)
+    weight_norm(cell, "weight")
+    with pytest.raises(ValueError, match=r"Plain has a parametrized or pruned weight in itself before its first use"):
+        cell(torch.randn(2, I))

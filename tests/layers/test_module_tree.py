@@ -24,10 +24,10 @@ class ReservoirCell(RecurrentCell):
         self.bias = nn.Parameter(torch.zeros(hidden_size))
         self.register_buffer("reservoir", torch.randn(hidden_size, hidden_size) * 0.2)
 
-    def project_input(self, x):
-        return F.linear(x, self.weight_ih, self.bias)
+    def project_input(self, x, w):
+        return F.linear(x, w.weight_ih, w.bias)
 
-    def recur(self, projected_x, state):
+    def recur(self, projected_x, state, w):
         h = torch.tanh(projected_x + F.linear(state, self.reservoir))  # F.linear demands one dtype
         return h, h
 
@@ -89,7 +89,7 @@ def test_stock_layers_keep_torch_names_and_fused_engine_reads_parameters_uncopie
     assert list(dict(ours.named_buffers())) == []
     ours(torch.randn(3, 2, INPUT_SIZE))
     params = dict(ours.named_parameters())
-    weights = flat_weights(ours)
+    weights = flat_weights(ours.weight_plan())
     assert len(weights) == len(params)
     assert all(w is p for w, p in zip(weights, params.values())), "fused weights must be the parameters"
     assert ours.cell_l1_reverse.weight_hr is ours.weight_hr_l1_reverse
@@ -107,10 +107,10 @@ def test_cell_reset_parameters_reaches_the_layer_parameters():
 class RunningSumCell(RecurrentCell):
     """No parameters at all: ``h_t = h_{t-1} + x_t`` (hidden_size must equal input_size)."""
 
-    def project_input(self, x):
+    def project_input(self, x, w):
         return x
 
-    def recur(self, projected_x, state):
+    def recur(self, projected_x, state, w):
         h = state + projected_x
         return h, h
 

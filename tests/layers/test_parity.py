@@ -156,8 +156,8 @@ def test_auto_engine_picks_fused_for_stock_and_loop_for_custom():
     assert select_engine(layer, batch, "auto").name == "fused"
 
     class TwiceElman(__import__("rnnkit").ElmanCell):
-        def recur(self, projected_x, state):
-            h, _ = super().recur(projected_x, state)
+        def recur(self, projected_x, state, w):
+            h, _ = super().recur(projected_x, state, w)
             return 2 * h, 2 * h
 
     import rnnkit
@@ -190,13 +190,17 @@ def test_single_step_path_matches_torch(kind, num_layers, bidirectional, batch_f
 
 
 def test_single_step_path_is_taken(monkeypatch):
-    from rnnkit.layers.engines import fused
+    """A one-step CPU input runs the one time loop with torch's fused cell kernel, not oneDNN's
+    sequence kernel (a fixed ~3 ms per call); a sequence goes to the sequence kernel."""
+    from rnnkit.layers.engines import fused, loop
 
-    calls = []
-    real = fused._single_step
-    monkeypatch.setattr(fused, "_single_step", lambda *a: calls.append(1) or real(*a))
+    loops, sequence, cell = [], [], []
+    real_loop, real_sequence, real_cell = loop.run_layers, fused._KERNELS["LSTM"], torch._VF.lstm_cell
+    monkeypatch.setattr(loop, "run_layers", lambda *a: loops.append(1) or real_loop(*a))
+    monkeypatch.setitem(fused._KERNELS, "LSTM", lambda *a: sequence.append(1) or real_sequence(*a))
+    monkeypatch.setattr(torch._VF, "lstm_cell", lambda *a: cell.append(1) or real_cell(*a))
     layer, _ = make_pair("lstm", 2)
     layer(torch.randn(1, 2, INPUT_SIZE))
-    assert calls == [1]
+    assert (loops, sequence, cell) == ([1], [], [1, 1])  # one fused cell step per layer
     layer(torch.randn(3, 2, INPUT_SIZE))  # a sequence goes to the sequence kernel
-    assert calls == [1]
+    assert (loops, sequence, cell) == ([1], [1], [1, 1])

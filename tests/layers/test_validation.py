@@ -124,9 +124,9 @@ def test_lengths_with_packed_or_unbatched(lstm):
 @pytest.mark.parametrize(
     "kwargs,error,pattern",
     [
-        ({"hidden_size": 0}, ValueError, r"hidden_size must be a positive int, got 0"),
-        ({"hidden_size": 2.5}, TypeError, r"hidden_size must be an int, got 2.5"),
-        ({"num_layers": 0}, ValueError, r"num_layers must be a positive int, got 0"),
+        ({"hidden_size": 0}, ValueError, r"hidden_size must be an int >= 1, got 0"),
+        ({"hidden_size": 2.5}, TypeError, r"hidden_size must be an int >= 1, got float 2.5"),
+        ({"num_layers": 0}, ValueError, r"num_layers must be an int >= 1, got 0"),
         ({"dropout": 1.5}, ValueError, r"dropout must be a number in \[0, 1\], got 1.5"),
         ({"proj_size": 5}, ValueError, r"proj_size must be 0 \(no projection\) or in \[1, hidden_size=5\), got 5"),
         ({"proj_size": -1}, ValueError, r"got -1"),
@@ -174,3 +174,9 @@ def test_state_from_autocast_is_accepted_under_autocast():
     torch.testing.assert_close(out, gru(x, h.float())[0], atol=5e-2, rtol=5e-2)
     with pytest.raises(TypeError, match=r"state dtype torch.bfloat16 does not match the input dtype torch.float32"):
         gru(x, h)  # outside autocast a mismatch is still an error
+
+
+def test_factory_must_return_a_new_cell_each_call():
+    cell = rnnkit.cells.GRUCell(4, 5)
+    with pytest.raises(ValueError, match=r"cell_factory returned a GRUCell that a layer already holds"):
+        rnnkit.Recurrent(lambda i, h: cell, 4, 5, bidirectional=True)

@@ -6,11 +6,12 @@ input; a named engine is used as asked, or raises ``ValueError`` saying why it c
 
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Optional
 
-from .base import Engine, LayerState
-from .fused import FusedEngine, flatten_for_cudnn, kernel_mode
-from .loop import LoopEngine, run_direction
+from ..._checks import InvalidTypeError, InvalidValueError, choice, describe
+from .base import Engine, LayerState, WeightPlan
+from .fused import FusedEngine, flat_weights, flatten_for_cudnn, kernel_mode
+from .loop import LoopEngine, StepHook, run_direction, run_layers, run_stack
 
 ENGINES: Dict[str, Engine] = {}
 AUTO_ORDER: List[str] = []  # tried in this order by engine="auto"
@@ -30,22 +31,32 @@ def engine_names() -> List[str]:
 
 
 def check_engine_name(engine: object) -> str:
-    if not isinstance(engine, str) or (engine != "auto" and engine not in ENGINES):
-        raise ValueError(f"engine must be one of {engine_names()}, got {engine!r}")
-    return engine
+    if not isinstance(engine, str):
+        raise InvalidTypeError(f"engine must be one of {engine_names()}, got {describe(engine)}")
+    return choice("engine", engine, engine_names())
 
 
-def select_engine(layer, batch, requested: str) -> Engine:
-    """The engine that runs ``layer`` on ``batch``: the one asked for, or the best able for "auto"."""
+def select_engine(layer, batch, requested: str, weights: Optional[WeightPlan] = None) -> Engine:
+    """The engine that runs ``layer`` on ``batch``: the one asked for, or the best able for "auto".
+
+    ``weights`` is the plan this forward runs with (read from ``layer`` when not given). While
+    ``layer`` has a step hook it runs the loop engine, whatever was asked: the hook is called from
+    inside the one time loop, and fused kernels cannot call back.
+    """
+    if layer.step_hooks():
+        return ENGINES["loop"]
+    if weights is None:
+        weights = layer.weight_plan()
     if requested == "auto":
         for name in AUTO_ORDER:
-            if ENGINES[name].unavailable_reason(layer, batch) is None:
+            if ENGINES[name].unavailable_reason(layer, batch, weights) is None:
                 return ENGINES[name]
         raise RuntimeError(f"no engine in {AUTO_ORDER} can run {type(layer).__name__}")
     engine = ENGINES[check_engine_name(requested)]
-    reason = engine.unavailable_reason(layer, batch)
+    reason = engine.unavailable_reason(layer, batch, weights)
     if reason is not None:
-        raise ValueError(f"engine={requested!r} cannot run this layer: {reason}; use engine='auto' or 'loop'")
+        raise InvalidValueError(
+            f"engine={requested!r} cannot run this layer: {reason}; use engine='auto' or 'loop'")
     return engine
 
 
@@ -55,6 +66,8 @@ register_engine(LoopEngine(), auto_rank=1)
 __all__ = [
     "Engine",
     "LayerState",
+    "WeightPlan",
+    "StepHook",
     "ENGINES",
     "AUTO_ORDER",
     "register_engine",
@@ -63,5 +76,8 @@ __all__ = [
     "select_engine",
     "flatten_for_cudnn",
     "kernel_mode",
+    "flat_weights",
+    "run_layers",
+    "run_stack",
     "run_direction",
 ]

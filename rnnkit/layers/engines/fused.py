@@ -1,20 +1,27 @@
-"""The fused engine: torch.nn's own RNN kernels run on our parameters.
+"""The fused engine: torch.nn's own RNN kernels run on the layer's weight plan.
 
 These are the kernels behind ``torch.nn.RNN/LSTM/GRU`` (``torch._VF.*``): oneDNN's fused LSTM on
-CPU and cuDNN on CUDA. The layer's parameters are passed as they are -- nothing is copied -- in
-torch.nn's flat order (per layer, per direction: ``weight_ih, weight_hh, bias_ih, bias_hh``
-and ``weight_hr`` for a projected LSTM). It serves only the stock cells (exactly
-:class:`ElmanCell`, :class:`LSTMCell`, :class:`GRUCell`, not subclasses, which may change the step)
-with one configuration across all layers.
+CPU and cuDNN on CUDA. The weight plan is flattened into torch.nn's order (per layer, per
+direction: ``weight_ih, weight_hh, bias_ih, bias_hh`` and ``weight_hr`` for a projected LSTM) and
+passed as it is -- a plain parameter is the parameter itself, nothing is copied. It serves only the
+stock cells (exactly :class:`ElmanCell`, :class:`LSTMCell`, :class:`GRUCell`, not subclasses,
+which may change the step) with one configuration across all layers.
 
-A single time step on CPU (streaming, generation) takes torch's fused *cell* kernels instead
-(``torch._VF.lstm_cell`` etc., what ``torch.nn.LSTMCell`` runs), layer by layer: oneDNN's
-sequence kernel has a fixed cost per call (about 3 ms for a 2x256 LSTM here) that dwarfs one step.
+A single time step on CPU (streaming, generation) goes to the one time loop
+(:func:`rnnkit.layers.engines.loop.run_layers`), where the stock cells step with torch's fused
+*cell* kernels (``torch._VF.lstm_cell`` etc., what ``torch.nn.LSTMCell`` runs): oneDNN's sequence
+kernel has a fixed cost per call (about 3 ms for a 2x256 LSTM here) that dwarfs one step.
+
+Under CPU autocast, oneDNN may be unable to build its kernel for the low-precision type (an AVX2
+machine without AVX512-BF16 fails for the LSTM under bf16 autocast, as ``torch.nn.LSTM`` does);
+the engine tries that once per configuration and type, and is unavailable where it fails, so
+``engine="auto"`` falls back to the loop.
 """
 
 from __future__ import annotations
 
-from typing import List, Optional
+import warnings
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -23,11 +30,12 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from ...cells import ElmanCell, GRUCell, LSTMCell
 from ...cells.base import RecurrentCell
 from ..sequences import SequenceBatch
-from .base import Engine, LayerState
+from . import loop
+from .base import Engine, LayerState, WeightPlan
 
 _VF = torch._VF
 
-_PARAM_ORDER = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+_PARAM_ORDER = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")  # torch.nn's, per cell
 
 
 def kernel_mode(cell: RecurrentCell) -> Optional[str]:
@@ -43,55 +51,57 @@ def kernel_mode(cell: RecurrentCell) -> Optional[str]:
 
 
 _KERNELS = {"LSTM": _VF.lstm, "GRU": _VF.gru, "RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu}
-_CELL_KERNELS = {"GRU": _VF.gru_cell, "RNN_TANH": _VF.rnn_tanh_cell, "RNN_RELU": _VF.rnn_relu_cell}
 
 
 def _signature(cell: RecurrentCell) -> tuple:
     return (kernel_mode(cell), cell.hidden_size, cell.bias, getattr(cell, "proj_size", 0))
 
 
-def flat_weights(layer) -> List[Tensor]:
-    """The layer's parameters in torch.nn's flat order (the same tensors, not copies)."""
-    weights = []
-    for directions in layer.cell_grid():
-        for cell in directions:
+def flat_weights(weights: WeightPlan) -> List[Tensor]:
+    """A stock layer's weight plan in torch.nn's flat order (the same tensors, not copies)."""
+    flat = []
+    for row in weights:
+        for w in row:
             for name in _PARAM_ORDER:
-                p = getattr(cell, name, None)
-                if p is not None:
-                    weights.append(p)
-    return weights
+                t = getattr(w, name, None)
+                if t is not None:
+                    flat.append(t)
+    return flat
 
 
 class FusedEngine(Engine):
     name = "fused"
 
-    def unavailable_reason(self, layer, batch: SequenceBatch) -> Optional[str]:
+    def unavailable_reason(self, layer, batch: SequenceBatch, weights: WeightPlan) -> Optional[str]:
         cells = [c for directions in layer.cell_grid() for c in directions]
         first = cells[0]
-        if kernel_mode(first) is None:
+        mode = kernel_mode(first)
+        if mode is None:
             return (
                 f"it runs only the stock cells (ElmanCell, LSTMCell, GRUCell), "
                 f"not {type(first).__name__}"
             )
         if any(_signature(c) != _signature(first) for c in cells):
             return "its layers do not all use the same cell configuration"
-        dtypes = {w.dtype for w in flat_weights(layer)}  # as bound for this forward (parametrized too)
+        dtypes = {t.dtype for row in weights for w in row for t in w if t is not None}
         if len(dtypes) > 1:
-            return f"its parameters mix dtypes {sorted(str(d) for d in dtypes)}"
+            return f"its weights mix dtypes {sorted(str(d) for d in dtypes)}"
+        if batch.data.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            return _cpu_autocast_failure(mode, bool(getattr(first, "proj_size", 0)), torch.get_autocast_dtype("cpu"))
         return None
 
-    def run(self, layer, batch: SequenceBatch, state: LayerState):
+    def run(self, layer, batch: SequenceBatch, state: LayerState, weights: WeightPlan):
+        if batch.data.device.type == "cpu" and batch.data.shape[1 if batch.batch_first else 0] == 1:
+            return loop.run_layers(layer, batch, state, weights)  # one step: the cells' fused cell kernels
         cells = layer.cell_grid()
         first = cells[0][0]
-        if batch.packed is None and batch.data.device.type == "cpu" and batch.data.shape[1 if batch.batch_first else 0] == 1:
-            return _single_step(layer, cells, batch, state)
         kernel = _KERNELS[kernel_mode(first)]
-        weights = flat_weights(layer)
+        flat = flat_weights(weights)
         args = (first.bias, len(cells), float(layer.dropout), layer.training, len(cells[0]) == 2)
 
         if batch.packed is None and batch.lengths is None:
             hx = state if first.state_is_tuple else state[0]
-            result = kernel(batch.data, hx, weights, *args, batch.batch_first)
+            result = kernel(batch.data, hx, flat, *args, batch.batch_first)
             return result[0], tuple(result[1:])
 
         packed = batch.packed
@@ -100,7 +110,7 @@ class FusedEngine(Engine):
         if packed.sorted_indices is not None:
             state = tuple(s.index_select(1, packed.sorted_indices) for s in state)
         hx = state if first.state_is_tuple else state[0]
-        result = kernel(packed.data, packed.batch_sizes, hx, weights, *args)
+        result = kernel(packed.data, packed.batch_sizes, hx, flat, *args)
         final = tuple(result[1:])
         if packed.unsorted_indices is not None:
             final = tuple(s.index_select(1, packed.unsorted_indices) for s in final)
@@ -112,33 +122,37 @@ class FusedEngine(Engine):
         return padded, final
 
 
-def _single_step(layer, cells, batch: SequenceBatch, state: LayerState):
-    """One time step through every layer and direction with torch's fused cell kernels."""
-    time_dim = 1 if batch.batch_first else 0
-    x = batch.data.squeeze(time_dim)  # (B, I)
-    mode = kernel_mode(cells[0][0])
-    directions = len(cells[0])
-    finals = [[] for _ in state]
-    for k, row in enumerate(cells):
-        outs = []
-        for d, cell in enumerate(row):
-            i = k * directions + d
-            if mode == "LSTM":
-                if cell.weight_hr is None:
-                    h, c = _VF.lstm_cell(x, (state[0][i], state[1][i]), cell.weight_ih, cell.weight_hh,
-                                         cell.bias_ih, cell.bias_hh)
-                else:  # lstm_cell has no projection: the cell's own step, the same equations
-                    h, (_, c) = cell.recur(cell.project_input(x), (state[0][i], state[1][i]))
-                finals[0].append(h)
-                finals[1].append(c)
-            else:
-                h = _CELL_KERNELS[mode](x, state[0][i], cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
-                finals[0].append(h)
-            outs.append(h)
-        x = outs[0] if directions == 1 else torch.cat(outs, dim=-1)
-        if layer.dropout > 0 and layer.training and k < len(cells) - 1:
-            x = torch.nn.functional.dropout(x, layer.dropout, training=True)
-    return x.unsqueeze(time_dim), tuple(torch.stack(f, dim=0) for f in finals)
+_AUTOCAST_TRIED: Dict[Tuple[str, bool, torch.dtype], Optional[str]] = {}
+
+
+def _cpu_autocast_failure(mode: str, projected: bool, dtype: torch.dtype) -> Optional[str]:
+    """Why torch's fused ``mode`` kernel cannot run under CPU autocast to ``dtype`` here, or None.
+
+    Tried once per (mode, projection, dtype) on a tiny input, inference and training, and kept.
+    """
+    key = (mode, projected, dtype)
+    if key not in _AUTOCAST_TRIED:
+        gates = {"LSTM": 4, "GRU": 3}.get(mode, 1)
+        out = 1 if projected else 2
+        rows = gates * 2  # hidden size 2
+        weights = [torch.zeros(rows, 2), torch.zeros(rows, out), torch.zeros(rows), torch.zeros(rows)]
+        if projected:
+            weights.append(torch.zeros(1, 2))
+        hx = torch.zeros(1, 1, out)
+        hx = (hx, torch.zeros(1, 1, 2)) if mode == "LSTM" else hx
+        reason = None
+        try:
+            with torch.autocast("cpu", dtype=dtype):
+                for training in (False, True):
+                    x = torch.zeros(2, 1, 2, requires_grad=training)
+                    with torch.set_grad_enabled(training):
+                        _KERNELS[mode](x, hx, weights, True, 1, 0.0, training, False, False)
+        except RuntimeError as error:
+            reason = (f"torch's fused {mode} kernel fails under CPU autocast to {dtype} on this machine "
+                      f"({str(error).splitlines()[0]})")
+            warnings.warn(f"{reason}; engine='auto' runs the loop engine instead", stacklevel=2)
+        _AUTOCAST_TRIED[key] = reason
+    return _AUTOCAST_TRIED[key]
 
 
 def flatten_for_cudnn(layer) -> None:
@@ -151,7 +165,7 @@ def flatten_for_cudnn(layer) -> None:
     mode = kernel_mode(cells[0])
     if mode is None or any(_signature(c) != _signature(cells[0]) for c in cells):
         return
-    weights = flat_weights(layer)
+    weights = flat_weights(layer.weight_plan())
     first = weights[0]
     if not all(isinstance(w, torch.nn.Parameter) for w in weights):
         return  # a parametrized or pruned weight is computed at each forward: nothing to lay out

@@ -1,78 +1,149 @@
-"""The loop engine: any cell, step by step, in eager PyTorch.
+"""The one time loop: any cell, step by step, in eager PyTorch, with a per-step hook.
 
-For each layer and direction: project the input of all T steps in one matmul
-(``cell.project_input``), then run ``cell.recur`` for t = 1..T, iterating with ``unbind`` (indexing
-``xp[t]`` would make every step's backward allocate a full-size gradient). With ragged lengths,
-the state stops updating past each sequence's end and the outputs there are zero; the reverse
-direction runs on each sequence reversed within its own length.
+Everything that runs a recurrence one step at a time runs it here: the loop engine, a single time
+step (streaming, generation: the fused engine sends a one-step CPU input here, as oneDNN's sequence
+kernel costs ~3 ms per call), and every per-step observer through :meth:`Recurrent.register_step_hook`
+(the gradient-flow recorder in :mod:`rnnkit.diagnostics.gradient_flow`, later gate heatmaps).
+
+For each layer k and direction d, with ``w`` that cell's weights from the layer's weight plan:
+
+    xp = cell.project_input(x, w)                 all T input matmuls at once      (T, B, G)
+    for t, xp_t in enumerate(xp.unbind(0)):       ``unbind``, never ``xp[t]``: indexing makes each
+        h, s = cell.recur(xp_t, s, w)             step's backward build a full-size gradient
+        hook(t, k, d, h, s)                       may return a replacement (h, s)
+        s = where(t < length, s, s_prev)          ragged lengths: the state holds past the end
+        out_t = where(t < length, h, 0)           and the output there is zero
+
+A single step (T == 1) calls ``cell.step(x_0, s, w)`` instead, the same function, which the stock
+cells run with torch's fused cell kernels. The reverse direction runs on each sequence reversed
+within its own length, so its ``t = 0`` is each sequence's last real element. Between layers,
+dropout applies in training mode.
 """
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ...cells.base import RecurrentCell, State
+from ...cells.base import RecurrentCell, State, Weights
 from ..sequences import SequenceBatch, repack_like, reverse_padded, step_mask
-from .base import Engine, LayerState
+from .base import Engine, LayerState, WeightPlan
+
+# fn(t, layer_index, direction, h, state) -> None, or (h, state) to replace the step's result
+StepHook = Callable[[int, int, int, Tensor, State], Optional[Tuple[Tensor, State]]]
 
 
 class LoopEngine(Engine):
     name = "loop"
 
-    def unavailable_reason(self, layer, batch: SequenceBatch) -> Optional[str]:
+    def unavailable_reason(self, layer, batch: SequenceBatch, weights: WeightPlan) -> Optional[str]:
         return None  # runs every cell
 
-    def run(self, layer, batch: SequenceBatch, state: LayerState):
-        x = batch.time_major  # (T, B, I)
-        lengths = batch.lengths
-        mask = None if lengths is None else step_mask(lengths, x.shape[0], x.device)  # (T, B, 1)
-        finals: List[List[Tensor]] = [[] for _ in state]
-        layer_input = x
-        grid = layer.cell_grid()
-        for k, directions in enumerate(grid):
-            outputs = []
-            for d, cell in enumerate(directions):
-                index = k * len(directions) + d
-                parts = tuple(s[index] for s in state)
-                cell_state = parts if cell.state_is_tuple else parts[0]
-                inp = layer_input if d == 0 else reverse_padded(layer_input, lengths)
-                out, last = run_direction(cell, inp, cell_state, mask)
-                outputs.append(out if d == 0 else reverse_padded(out, lengths))
-                for i, s in enumerate(last if isinstance(last, tuple) else (last,)):
-                    finals[i].append(s)
-            layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
-            if layer.dropout > 0 and layer.training and k < len(grid) - 1:
-                layer_input = F.dropout(layer_input, layer.dropout, training=True)
-        final_state = tuple(torch.stack(f, dim=0) for f in finals)
-        if batch.packed is not None:
-            return repack_like(layer_input, batch.packed), final_state
-        output = layer_input.transpose(0, 1) if batch.batch_first else layer_input
-        return output, final_state
+    def run(self, layer, batch: SequenceBatch, state: LayerState, weights: WeightPlan):
+        return run_layers(layer, batch, state, weights)
+
+
+def run_layers(layer, batch: SequenceBatch, state: LayerState, weights: WeightPlan):
+    """Run every layer and direction of ``layer`` step by step; the :class:`Engine` ``run`` contract."""
+    output, final_state = run_stack(
+        layer.cell_grid(), weights, batch.time_major, state, batch.lengths,
+        dropout=layer.dropout if layer.training else 0.0, hooks=layer.step_hooks(),
+    )
+    if batch.packed is not None:
+        return repack_like(output, batch.packed), final_state
+    return (output.transpose(0, 1) if batch.batch_first else output), final_state
+
+
+def run_stack(
+    cells: Sequence[Sequence[RecurrentCell]],
+    weights: WeightPlan,
+    x: Tensor,
+    state: LayerState,
+    lengths: Optional[Tensor],
+    *,
+    dropout: float = 0.0,
+    hooks: Sequence[StepHook] = (),
+) -> Tuple[Tensor, LayerState]:
+    """Stacked (and bidirectional) layers over time-major ``x`` (T, B, I).
+
+    ``state``: each tensor ``(num_layers * D, B, S_i)``; returns the last layer's output
+    ``(T, B, D * H_out)`` and the final state in the same layout as ``state``.
+    """
+    mask = None if lengths is None else step_mask(lengths, x.shape[0], x.device)  # (T, B, 1)
+    finals: List[List[Tensor]] = [[] for _ in state]
+    layer_input = x
+    for k, (row, row_weights) in enumerate(zip(cells, weights, strict=True)):
+        outputs = []
+        for d, (cell, w) in enumerate(zip(row, row_weights, strict=True)):
+            index = k * len(row) + d
+            parts = tuple(s[index] for s in state)
+            inp = layer_input if d == 0 else reverse_padded(layer_input, lengths)
+            on_step = _bind_hooks(hooks, k, d)
+            out, last = run_direction(cell, w, inp, parts if cell.state_is_tuple else parts[0], mask, on_step)
+            outputs.append(out if d == 0 else reverse_padded(out, lengths))
+            for i, s in enumerate(last if isinstance(last, tuple) else (last,)):
+                finals[i].append(s)
+        layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=-1)
+        if dropout > 0 and k < len(cells) - 1:
+            layer_input = F.dropout(layer_input, dropout, training=True)
+    return layer_input, tuple(torch.stack(f, dim=0) for f in finals)
 
 
 def run_direction(
-    cell: RecurrentCell, x: Tensor, state: State, mask: Optional[Tensor]
+    cell: RecurrentCell,
+    w: Weights,
+    x: Tensor,
+    state: State,
+    mask: Optional[Tensor] = None,
+    on_step: Optional[Callable[[int, Tensor, State], Optional[Tuple[Tensor, State]]]] = None,
 ) -> Tuple[Tensor, State]:
-    """Run ``cell`` over time-major ``x`` (T, B, I) from ``state``; returns ((T, B, H_out), state)."""
-    projected = cell.project_input(x)  # (T, B, G): all input matmuls at once
-    outputs = []
-    if mask is None:
-        for xp_t in projected.unbind(0):
-            h, state = cell.recur(xp_t, state)
-            outputs.append(h)
+    """Run ``cell`` over time-major ``x`` (T, B, I) from ``state``; returns ((T, B, H_out), state).
+
+    ``mask`` (T, B, 1) marks real steps; ``on_step(t, h, state)`` sees every step's output and new
+    state (before masking) and may return a replacement ``(h, state)``.
+    """
+    if x.shape[0] == 1:  # one step: the cell's whole step (a fused cell kernel for the stock cells)
+        advance, inputs = cell.step, x.unbind(0)
     else:
-        for xp_t, m_t in zip(projected.unbind(0), mask.unbind(0)):  # m_t: (B, 1)
-            h, new_state = cell.recur(xp_t, state)
-            state = _where(m_t, new_state, state)  # hold the state past each sequence's end
-            outputs.append(torch.where(m_t, h, torch.zeros_like(h)))
+        advance, inputs = cell.recur, cell.project_input(x, w).unbind(0)  # (T, B, G): one matmul
+    masks = (None,) * x.shape[0] if mask is None else mask.unbind(0)  # each (B, 1)
+    outputs = []
+    for t, (in_t, m_t) in enumerate(zip(inputs, masks, strict=True)):
+        h, new_state = advance(in_t, state, w)
+        if on_step is not None:
+            replaced = on_step(t, h, new_state)
+            if replaced is not None:
+                h, new_state = replaced
+        if m_t is None:
+            state = new_state
+        else:  # hold the state past each sequence's end; zero output there
+            state = _where(m_t, new_state, state)
+            h = torch.where(m_t, h, torch.zeros_like(h))
+        outputs.append(h)
     return torch.stack(outputs, dim=0), state
+
+
+def _bind_hooks(hooks: Sequence[StepHook], k: int, d: int):
+    """One ``on_step(t, h, state)`` calling every hook with this layer index and direction."""
+    if not hooks:
+        return None
+
+    def on_step(t: int, h: Tensor, state: State):
+        result = None
+        for hook in hooks:
+            replaced = hook(t, k, d, h, state)
+            if replaced is not None:
+                h, state = replaced
+                result = replaced
+        return result
+
+    return on_step
 
 
 def _where(mask: Tensor, new: State, old: State) -> State:
     if isinstance(new, tuple):
-        return tuple(torch.where(mask, n, o) for n, o in zip(new, old))
+        return tuple(torch.where(mask, n, o) for n, o in zip(new, old, strict=True))
     return torch.where(mask, new, old)
