@@ -13,6 +13,16 @@ Each update, top to bottom (see :meth:`Trainer._update`)::
 
 A *step function* computes the loss; the Trainer owns everything else. If none is given, the model's
 own ``training_step`` method is used with the same signature minus ``model``.
+
+Around the updates, for runs measured in epochs (small data sets, e.g. a forecaster's windows)::
+
+    [validate the starting point]     val_at_start: it is the first candidate for best
+    for each epoch:  updates ...      teacher forcing may follow epochs (teacher_forcing_unit="epoch")
+                     validate         val_every_epochs; an improvement must beat the best by min_delta;
+                                      restore_best keeps the best weights in memory; early stopping
+                                      after early_stopping_patience validations without improvement
+                     save last/       checkpoint_every_epochs (the best weights travel inside it)
+    [load the best weights]           restore_best
 """
 
 from __future__ import annotations
@@ -24,16 +34,18 @@ import random
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .._checks import InvalidTypeError, InvalidValueError, describe
 from .checkpoint import (capture_rng, find_checkpoint, load_model_weights, load_training_state, restore_rng,
                          save_checkpoint)
 from .clipping import clip_gradients
 from .config import RESUME_MAY_CHANGE, TrainConfig, resume_conflicts
+from .resume import check_resume
 from .data import ShuffledBatches, StreamDataset
 from .distributed import launch_fabric, wants_distributed
 from .logging import CSVLogger, LogWindow, ProgressBar, TensorBoardLogger
@@ -67,8 +79,12 @@ class Trainer:
             carries the state through the validation stream with ``step_fn``.
         collate_fn: how a plain Dataset's samples become a batch (default: torch's default_collate).
         teacher_forcing: a :class:`TeacherForcing` your step function uses; the Trainer sets its
-            ``step`` before each update and saves its generator in checkpoints.
+            ``step`` before each update (the update count, or the completed epochs with
+            ``teacher_forcing_unit="epoch"``) and saves its generator in checkpoints.
         callbacks: called as ``callback(trainer)`` after every update.
+        settings: what the run learns beyond the TrainConfig (the task's data and model settings, plain
+            JSON values): saved with every checkpoint, and a resume that gives other values is refused
+            (:func:`rnnkit.training.resume.check_resume`).
     """
 
     def __init__(
@@ -80,6 +96,7 @@ class Trainer:
         collate_fn: Optional[Callable] = None,
         teacher_forcing: Optional[TeacherForcing] = None,
         callbacks: Sequence[Callable[["Trainer"], None]] = (),
+        settings: Optional[Mapping[str, Any]] = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -94,6 +111,9 @@ class Trainer:
             raise TypeError(f"teacher_forcing must be a TeacherForcing, got {type(teacher_forcing).__name__}")
         self.model, self.config, self.step_fn, self.eval_fn = model, config, step_fn, eval_fn
         self.collate_fn, self.teacher_forcing, self.callbacks = collate_fn, teacher_forcing, list(callbacks)
+        if settings is not None and not isinstance(settings, Mapping):
+            raise InvalidTypeError(f"settings must be a mapping of names to values, got {describe(settings)}")
+        self.settings = None if settings is None else dict(settings)
         self.step = 0  # completed updates (skipped non-finite ones included)
         self.epoch = 0  # the current epoch
         self.cursor = 0  # items of the current epoch consumed
@@ -105,6 +125,8 @@ class Trainer:
         self.last_loss: Optional[float] = None
         self.last_grad_norm: Optional[float] = None
         self.history: List[Dict[str, Any]] = []  # validation results
+        self.best_weights: Optional[Dict[str, Tensor]] = None  # restore_best: a copy of the best validated weights
+        self.resumed_at: Optional[Dict[str, int]] = None  # {"step", "epoch"} of the checkpoint this run resumed
         self._window = LogWindow()  # updates since the last train-log row
         self.guard = NonFiniteGuard(config.max_bad_steps)
         self.fabric = None
@@ -136,7 +158,13 @@ class Trainer:
         is_stream = isinstance(self.source, StreamDataset)
         window = (cfg.bptt_window // cfg.bptt) if cfg.bptt_window else 1
         self.tbptt = WindowedTBPTT(window, cfg.state_batch_dim) if is_stream else None
-        self.optimizer = build_optimizer(self.model.parameters(), cfg)
+        params = list(self.model.parameters())
+        if cfg.trainable_only:
+            params = [p for p in params if p.requires_grad]
+            if not params:
+                raise InvalidValueError("trainable_only=True but every parameter of the model has requires_grad=False: "
+                                        "nothing to train")
+        self.optimizer = build_optimizer(params, cfg)
         self.scheduler = build_scheduler(self.optimizer, cfg, clock=self.elapsed)
         self.scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
         if self.fabric is not None:
@@ -172,7 +200,9 @@ class Trainer:
         self._setup(train_data)
         self.val_source = None if val_data is None else self._as_source(val_data, train=False)
         if self.val_source is None:
-            for name, value in (("val_every", cfg.val_every), ("early_stopping_patience", cfg.early_stopping_patience),
+            for name, value in (("val_every", cfg.val_every), ("val_every_epochs", cfg.val_every_epochs),
+                                ("val_at_start", cfg.val_at_start or None), ("restore_best", cfg.restore_best or None),
+                                ("early_stopping_patience", cfg.early_stopping_patience),
                                 ("schedule", "plateau" if cfg.schedule == "plateau" else None)):
                 if value is not None:
                     warnings.warn(f"{name}={value!r} is set but no validation data was given to fit(): it has no "
@@ -182,12 +212,17 @@ class Trainer:
         self._open_logs(out, resumed_at)
         anomaly = torch.autograd.detect_anomaly() if cfg.detect_anomaly else contextlib.nullcontext()
         self._clock_start = time.perf_counter()
-        bar = ProgressBar(None if cfg.time_budget is not None else cfg.max_steps, self.step,
+        total = cfg.max_steps
+        if cfg.max_epochs is not None and hasattr(self.source, "__len__"):
+            total = min(total, cfg.max_epochs * len(self.source))
+        bar = ProgressBar(None if cfg.time_budget is not None else total, self.step,
                           cfg.progress if self.rank == 0 else False, cfg.throughput_unit)
         window = self._window  # the updates since the last train-log row (restored on resume)
         window.start = time.perf_counter()
         try:
             with anomaly:
+                if cfg.val_at_start and self.val_source is not None and self.step == 0 and not self.history:
+                    self._validate_and_track(out)  # the starting point: the first candidate for best
                 while not self._done():
                     self.source.begin_epoch()  # the same order again on resume: the generator was restored
                     items = self._epoch_items()
@@ -208,17 +243,29 @@ class Trainer:
                             break
                     else:
                         self.epoch, self.cursor = self.epoch + 1, 0
+                        self._end_epoch(out)
             if window.steps:  # the run ended between log steps (max_steps, epochs, time, early stop)
                 self._log_train(window, bar)
             if self.val_source is not None and not (self.history and self.history[-1]["step"] == self.step):
                 self._validate_and_track(out)
             self.save_last()
+            if cfg.restore_best and self.best_weights is not None:
+                self.model.load_state_dict(self.best_weights)
         finally:
             bar.close()
             self.train_seconds, self._clock_start = self.elapsed(), None
             if self._tb is not None:
                 self._tb.close()
         return self
+
+    def _end_epoch(self, out: Optional[Path]) -> None:
+        """After the epoch's last update: validate and save, if asked for every N epochs."""
+        cfg = self.config
+        if (cfg.val_every_epochs and self.epoch % cfg.val_every_epochs == 0 and self.val_source is not None
+                and not (self.history and self.history[-1]["step"] == self.step)):
+            self._validate_and_track(out)
+        if cfg.checkpoint_every_epochs and self.epoch % cfg.checkpoint_every_epochs == 0:
+            self.save_last()
 
     def elapsed(self) -> float:
         """Seconds of training so far, this run and the runs it resumed."""
@@ -250,7 +297,7 @@ class Trainer:
         """One update: forward, loss, backward, (unscale), clip, step, schedule, zero_grad."""
         cfg, model, opt = self.config, self._train_model, self.optimizer
         if self.teacher_forcing is not None:
-            self.teacher_forcing.step = self.step
+            self.teacher_forcing.step = self.epoch if cfg.teacher_forcing_unit == "epoch" else self.step
         item = _to_device(item, self.device)
         model.train()
         with self._autocast():
@@ -260,7 +307,7 @@ class Trainer:
             else:
                 loss = self.tbptt.run(self.step_fn, model, item, item[2])
         if not isinstance(loss, Tensor) or loss.dim() != 0:
-            raise TypeError(f"the step function must return a scalar loss tensor, got {_describe(loss)}")
+            raise InvalidTypeError(f"the step function must return a scalar loss tensor, got {describe(loss)}")
         scaled = loss if self.scaler is None else self.scaler.scale(loss)  # fp16: scale before any backward
         if self.fabric is not None:
             self.fabric.backward(scaled)  # DDP: gradients averaged across processes
@@ -369,10 +416,12 @@ class Trainer:
                           "never counts as an improvement (best/ is kept)", RuntimeWarning, stacklevel=2)
         if cfg.schedule == "plateau":
             self.scheduler.step(value)  # NaN compares as no improvement there too
-        better = finite and (self.best is None
-                             or (value < self.best if cfg.monitor_mode == "min" else value > self.best))
+        better = finite and (self.best is None or (value < self.best - cfg.min_delta if cfg.monitor_mode == "min"
+                                                   else value > self.best + cfg.min_delta))
         if better:
             self.best, self.bad_validations = value, 0
+            if cfg.restore_best:
+                self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
             if out is not None:
                 self._save(out / "best")
         else:
@@ -389,14 +438,24 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "scaler": None if self.scaler is None else self.scaler.state_dict(),
             "rng": capture_rng(),
-            "data": self.source.state_dict(),
+            "data": self._source_state(),
             "tbptt": None if self.tbptt is None else {"state": self.tbptt.start_state, "kept": len(self.tbptt.kept)},
             "teacher_forcing": None if self.teacher_forcing is None else self.teacher_forcing.state_dict(),
             "guard": self.guard.state_dict(),
             "log_window": self._window.state_dict(),
             "best": self.best, "bad_validations": self.bad_validations, "history": self.history,
+            "best_weights": self.best_weights,
             "config": self.config.to_dict(),
+            "settings": self.settings,
         }
+
+    def _source_state(self) -> Dict[str, Any]:
+        """The data order to continue from. Within an epoch: its start (the order is drawn again and the
+        cursor skips what was consumed). Between epochs (cursor 0): the generator as it is now, which the
+        next epoch draws its order from."""
+        if self.cursor == 0:
+            return {"generator": self.source.generator.get_state()}
+        return self.source.state_dict()
 
     def save_last(self) -> None:
         if self.config.out_dir is not None:
@@ -428,6 +487,8 @@ class Trainer:
                 "Set them back to the saved values to continue, or start a new run (resume=False or another "
                 f"out_dir). Fields that may change on resume: {', '.join(RESUME_MAY_CHANGE)}"
             )
+        if self.settings is not None:  # the task's own settings: the one statement of resume rules
+            check_resume(state.get("settings") or {}, self.settings, str(folder))
         watched = (self.config.monitor, self.config.monitor_mode)
         monitor_changed = (saved_cfg.get("monitor", watched[0]), saved_cfg.get("monitor_mode", watched[1])) != watched
         load_model_weights(folder, self.model)
@@ -448,12 +509,16 @@ class Trainer:
         if state.get("log_window") is not None:  # absent in checkpoints written before it was saved
             self._window.load_state_dict(state["log_window"])
         self.best, self.bad_validations, self.history = state["best"], state["bad_validations"], state["history"]
+        self.best_weights = state.get("best_weights")  # absent in checkpoints written before restore_best
+        patience = self.config.early_stopping_patience
+        self.should_stop = bool(patience and self.bad_validations >= patience)  # the patience in force now
+        self.resumed_at = {"step": self.step, "epoch": self.epoch}
         if monitor_changed:
             warnings.warn(
                 f"monitor changed from {saved_cfg.get('monitor')!r} ({saved_cfg.get('monitor_mode')}) to "
                 f"{self.config.monitor!r} ({self.config.monitor_mode}) on resume: the best value so far is "
                 "forgotten; the next validation becomes the best and replaces best/", UserWarning, stacklevel=3)
-            self.best, self.bad_validations = None, 0
+            self.best, self.bad_validations, self.best_weights, self.should_stop = None, 0, None, False
         restore_rng(state["rng"])  # last: nothing may draw random numbers between here and the next update
         return self.step
 
@@ -481,6 +546,7 @@ class Trainer:
         left = None if self.config.time_budget is None else self.config.time_budget - self.elapsed()
         bar.update(window.steps, w["loss"], self._lr(), w["throughput"], left)
         window.reset()
+
 
     # ---- diagnostics -------------------------------------------------------------------------
     def gradient_flow(self, batch, state=None):
@@ -545,9 +611,3 @@ def _first_tensor(item) -> Optional[Tensor]:
             if t is not None:
                 return t
     return None
-
-
-def _describe(v) -> str:
-    if isinstance(v, Tensor):
-        return f"a tensor of shape {tuple(v.shape)}"
-    return f"{type(v).__name__} {v!r:.60}"
