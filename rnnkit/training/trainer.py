@@ -548,26 +548,7 @@ class Trainer:
         window.reset()
 
 
-    # ---- diagnostics -------------------------------------------------------------------------
-    def gradient_flow(self, batch, state=None):
-        """Per-step gradient norms ``||dL/dh_t||`` for one batch, through this Trainer's step function.
-
-        ``batch`` as the step function takes it (under TBPTT a chunk ``(x, y, reset)``, run from
-        ``state``). See :func:`rnnkit.training.gradient_flow.record_gradient_flow` for what is measured.
-        """
-        from .gradient_flow import record_gradient_flow
-
-        batch = _to_device(batch, next(self.model.parameters()).device)
-        if self.tbptt is not None or self.config.bptt is not None:
-            return record_gradient_flow(self.model, lambda m: self.step_fn(m, batch, state)[0])
-        return record_gradient_flow(self.model, lambda m: _loss_of(self.step_fn(m, batch)))
-
-
 # ---- helpers ---------------------------------------------------------------------------------
-
-def _loss_of(out):
-    return out[0] if isinstance(out, (tuple, list)) else out
-
 
 def _unwrap(model: nn.Module) -> nn.Module:
     inner = getattr(model, "module", None)
