@@ -285,12 +285,13 @@ def train_forecast(
 
     spec = _spec(csv, time_col, target, fill, freq, dataset)
     info = train_forecaster(spec, str(out), horizon=horizon, cell=cell, input_length=input_length,
-                            max_epochs=max_epochs, seed=seed, resume=resume)
+                            max_epochs=max_epochs, seed=seed, resume=resume, progress=None)
     if info["resumed_from"] is not None:
         typer.echo(f"resumed at epoch {info['resumed_from']}")
     typer.echo(f"trained on {info['rows']} rows of {', '.join(info['targets'])}; horizon {info['horizon']}, "
                f"{info['epochs']} epochs")
     typer.echo(f"model: {out}/ (config.json, model.safetensors, preprocessing.json, series.json)")
+    typer.echo(f"logs:  {out}/train_log.csv, {out}/val_log.csv")
     typer.echo(f"plot:  {info['plot']}")
     typer.echo(f"next:  rnnkit forecast {out} --horizon {horizon} --out {out}/preds.csv")
 

@@ -1,19 +1,21 @@
 """Recipe: forecast a series from a CSV (or a bundled series), backtest it, flag anomalies.
 
-Assembles library pieces; no model code. A model folder written by :func:`train_forecaster` holds
-the :class:`~rnnkit.timeseries.forecaster.Forecaster` (``config.json``, ``model.safetensors``,
-``preprocessing.json``), ``series.json`` (which columns of which file it learned) and
-``forecast.png`` (the training series and a forecast from its end, with the interval band).
+Assembles library pieces from :mod:`rnnkit.timeseries`; no model code. A model folder written by
+:func:`train_forecaster` holds the :class:`~rnnkit.timeseries.forecaster.Forecaster` in the one
+model format (``config.json``, ``model.safetensors``, ``preprocessing.json``), ``series.json``
+(which columns of which file it learned), ``train_log.csv`` / ``val_log.csv`` (the Trainer's logs)
+and ``forecast.png`` (the training series and a forecast from its end, with the interval band).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Union
 
+from .._checks import FileFormatError, InvalidValueError, MissingFileError, in_range, positive_int
 from ..data.atomic import atomic_write
 
 SERIES_FILE = "series.json"
@@ -36,9 +38,10 @@ class SeriesSpec:
         if self.csv is None:
             return load_dataset(self.dataset or DEFAULT_DATASET)
         if not self.time_column:
-            raise ValueError("--time-col is required with --csv: name the column holding the timestamps")
+            raise InvalidValueError("--time-col is required with --csv: name the column holding the timestamps")
         if not self.targets:
-            raise ValueError("--target is required with --csv: name the column(s) to forecast, e.g. --target sales,visits")
+            raise InvalidValueError("--target is required with --csv: name the column(s) to forecast, e.g. "
+                                    "--target sales,visits")
         return read_series(self.csv, self.time_column, self.targets, fill=self.fill, freq=parse_freq(self.freq))
 
     @classmethod
@@ -64,18 +67,17 @@ def parse_freq(text: Optional[str]):
 
 
 def season_of(frame, spec: SeriesSpec, given: Optional[int]) -> int:
-    """The seasonal period: as given, else the bundled dataset's, else by frequency, else 1."""
+    """The seasonal period: as given, else the bundled dataset's (its registry entry), else the
+    frequency's (:func:`rnnkit.timeseries.frequency.seasonal_period`: 'W-SUN' 52, 'QS-OCT' 4, ...)."""
     if given is not None:
-        if given < 1:
-            raise ValueError(f"season length must be a positive int, got {given}")
-        return given
+        return positive_int("--season-length", given)
     if spec.csv is None:
-        from ..timeseries.datasets import season_length
+        from ..timeseries.datasets import dataset_info
 
-        return season_length(spec.dataset or DEFAULT_DATASET)
+        return dataset_info(spec.dataset or DEFAULT_DATASET).season
     from ..timeseries.frequency import seasonal_period
 
-    return seasonal_period(frame.freq)  # 'W-SUN' -> 52, 'QS-OCT' -> 4, '2W-SUN' -> 26
+    return seasonal_period(frame.freq)
 
 
 def parse_targets(text: Optional[str]) -> Optional[List[str]]:
@@ -83,83 +85,99 @@ def parse_targets(text: Optional[str]) -> Optional[List[str]]:
         return None
     names = [t.strip() for t in text.split(",") if t.strip()]
     if not names:
-        raise ValueError(f"--target must name at least one column, got {text!r}")
+        raise InvalidValueError(f"--target must name at least one column, got {text!r}")
     return names
 
 
-CHECKPOINT_DIR = "checkpoint"  # inside the model folder, while training runs: the exact resume point
+CHECKPOINT_DIR = "checkpoint"  # inside the model folder, while training runs: the Trainer's checkpoints
 CHECKPOINT_EVERY = 5  # epochs between resume points
+LOG_FILES = ("train_log.csv", "val_log.csv")  # the Trainer's logs, kept in the model folder
+# how the user gave each setting a resumed run checks (the command line's names)
+OPTION_NAMES = {"csv": "--csv", "dataset": "--dataset", "time_column": "--time-col", "targets": "--target",
+                "fill": "--fill", "freq": "--freq", "horizon": "--horizon", "cell": "--cell",
+                "input_length": "--input-length", "max_epochs": "--max-epochs", "seed": "--seed",
+                "rows": "the series' rows"}
 
 
 def train_forecaster(spec: SeriesSpec, out: str, *, horizon: int, cell: str = "lstm", input_length: int = 0,
-                     max_epochs: int = 300, seed: int = 0, resume: bool = False) -> Dict[str, object]:
+                     max_epochs: int = 300, seed: int = 0, resume: bool = False,
+                     progress: Optional[bool] = False) -> Dict[str, object]:
     """Fit a Forecaster on the whole series, save it to ``out`` with a forecast plot.
 
-    While training, ``out/checkpoint/`` holds a resume point every few epochs (the network, Adam's
-    moments, the best weights so far, the RNG); ``resume=True`` continues from it exactly, and refuses
-    when the run's settings differ. It is removed once the model is saved.
+    The Forecaster trains on the Trainer; while it runs, ``out/checkpoint/`` holds its resume point
+    (written every few epochs: the network, Adam's moments, the best weights so far, the RNG) and
+    logs. ``resume=True`` continues from it exactly; a run given other options (or another series)
+    is refused, naming each option with its saved and given value (only ``max_epochs`` may change,
+    :mod:`rnnkit.training.resume`). The checkpoint is removed once the model is saved; the logs move
+    into ``out``.
     """
     import warnings
 
+    from ..timeseries.config import ForecasterConfig
+    from ..timeseries.forecaster import Forecaster
     from ..timeseries.plots import plot_forecast
-    from ..timeseries.forecaster import Forecaster, ForecasterConfig
-    from ..training.checkpoint import find_checkpoint, load_training_state, save_checkpoint
+    from ..training.checkpoint import find_checkpoint, load_training_state
+    from ..training.resume import check_resume
 
     frame = spec.load()
     config = ForecasterConfig(cell=cell, horizon=horizon, input_length=input_length, epochs=max_epochs, seed=seed)
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"--out {out_dir} is a file, not a folder")
+        raise InvalidValueError(f"--out {out_dir} is a file, not a folder")
     # the file by its absolute path, so that the folder's series is found from any working directory
     record = {"csv": str(Path(spec.csv).resolve()) if spec.csv else None,
               "dataset": None if spec.csv else (spec.dataset or DEFAULT_DATASET),
               "time_column": spec.time_column or "time", "targets": list(frame.target_names), "fill": spec.fill,
               "freq": spec.freq}
-    settings = {"series": record, "config": asdict(config), "rows": len(frame)}
+    options = {**record, "horizon": horizon, "cell": cell, "input_length": input_length, "max_epochs": max_epochs,
+               "seed": seed, "rows": len(frame)}
     ckpt = out_dir / CHECKPOINT_DIR
-    state = None
     if resume:
-        found = find_checkpoint(ckpt)
+        found = find_checkpoint(ckpt / "last")
         if found is None:
             warnings.warn(f"--resume: no checkpoint in {out_dir}, starting a fresh run", stacklevel=2)
-        else:
-            saved = load_training_state(found)
-            changed = [f"{k}: {saved['settings']['config'][k]!r} -> {v!r}"
-                       for k, v in settings["config"].items() if saved["settings"]["config"].get(k) != v]
-            changed += [f"{k}: {saved['settings'][k]!r} -> {settings[k]!r}" for k in ("series", "rows")
-                        if saved["settings"][k] != settings[k]]
-            if changed:
-                raise ValueError(f"--resume: the run in {out_dir} was started with other settings ("
-                                 + "; ".join(changed) + "); give the same options, or another --out")
-            state = saved["fit"]
+            resume = False
+        else:  # the one statement of resume rules, in the command line's names
+            check_resume(load_training_state(found).get("settings") or {}, options, str(out_dir),
+                         label=lambda name: OPTION_NAMES.get(name, name),
+                         show=lambda name, value: "unset" if value is None else repr(value),
+                         how_to="give the options it was started with (only --max-epochs may change), "
+                                "or another --out")
     model = Forecaster(config)
-
-    def checkpoint(fit_state):
-        if fit_state["epoch"] % CHECKPOINT_EVERY == 0:
-            save_checkpoint(ckpt, model.net, {"fit": fit_state, "settings": settings})
-
-    model.fit(frame, resume_state=state, on_epoch=checkpoint)
-    model.save_pretrained(out_dir)
-    atomic_write(out_dir / SERIES_FILE, json.dumps(record, indent=2))
+    model.fit(frame, checkpoint_dir=ckpt, resume=resume, checkpoint_every=CHECKPOINT_EVERY, settings=options,
+              progress=progress)
+    model.save_pretrained(out_dir, files={SERIES_FILE: json.dumps(record, indent=2)})
+    for name in LOG_FILES:
+        if (ckpt / name).is_file():
+            (ckpt / name).replace(out_dir / name)
     shutil.rmtree(ckpt, ignore_errors=True)
     forecast = model.predict(horizon)
     plot = plot_forecast(frame, forecast, out_dir / "forecast.png", last=max(4 * horizon, 60),
                          title=f"{', '.join(frame.target_names)}: {horizon}-step forecast")
     return {"rows": len(frame), "targets": list(frame.target_names), "horizon": horizon, "plot": str(plot),
-            "model_dir": str(out_dir), "resumed_from": None if state is None else state["epoch"],
-            "epochs": sum(1 for entry in model.log if entry["epoch"] >= 0)}  # not the scored start (epoch -1)
+            "model_dir": str(out_dir), "resumed_from": model.resumed_from, "epochs": model.epochs}
 
 
 def load_model(model_dir: str):
+    """The forecaster in a folder written by :func:`train_forecaster`, and its ``series.json``.
+
+    Another kind of model (a language model) or a folder without ``series.json`` is refused with a
+    message saying what the folder holds."""
+    from ..models.format import read_model
     from ..timeseries.forecaster import Forecaster
 
     folder = Path(model_dir)
     if not folder.is_dir():
-        raise FileNotFoundError(f"model folder not found: {folder}")
+        raise MissingFileError(f"model folder not found: {folder}")
+    model_folder = read_model(folder, expected="forecaster")
     if not (folder / SERIES_FILE).is_file():
-        raise FileNotFoundError(f"{folder} holds no {SERIES_FILE}: not a folder written by `rnnkit train forecast`")
-    record = json.loads((folder / SERIES_FILE).read_text())
-    return Forecaster.from_pretrained(folder), record
+        raise MissingFileError(f"{folder} holds no {SERIES_FILE}: not a folder written by `rnnkit train forecast`")
+    record = model_folder.read_json(SERIES_FILE)
+    if (not isinstance(record, dict) or not isinstance(record.get("time_column"), str)
+            or not isinstance(record.get("targets"), list) or not record["targets"]):
+        raise FileFormatError(f"{str(folder / SERIES_FILE)!r} must name the series' time_column and targets, "
+                              f"got {record!r:.120}")
+    return Forecaster.from_folder(model_folder), record
 
 
 def forecast_to_csv(model_dir: str, spec: Optional[SeriesSpec], horizon: int, out_csv: str) -> Dict[str, object]:
@@ -195,7 +213,8 @@ def run_backtest(spec: SeriesSpec, *, model_dir: Optional[str], horizon: Optiona
     """
     from ..timeseries.backtest import backtest
     from ..timeseries.baselines import ARIMAForecaster, ETSForecaster, NaiveForecaster, SeasonalNaiveForecaster
-    from ..timeseries.forecaster import Forecaster, ForecasterConfig
+    from ..timeseries.config import ForecasterConfig
+    from ..timeseries.forecaster import Forecaster
 
     if model_dir is not None:
         model, record = load_model(model_dir)
@@ -238,14 +257,14 @@ def run_detect(model_dir: str, spec: SeriesSpec, calibrate: Optional[float], out
     """
     from ..timeseries.anomaly import AnomalyDetector
 
-    if calibrate is not None and not 0 < calibrate < 1:
-        raise ValueError(f"--calibrate must be a fraction in (0, 1), got {calibrate}")
+    if calibrate is not None:
+        in_range("--calibrate", calibrate, 0.0, 1.0, low_open=True, high_open=True)
     model, record = load_model(model_dir)
     training = SeriesSpec.of_model(record)
     if calibrate is None and training.csv is not None and not Path(training.csv).is_file():
-        raise FileNotFoundError(f"the model's training series {training.csv} is gone, and it sets the threshold: "
-                                "restore it, or pass --csv FILE --calibrate F to set the threshold on the leading "
-                                "fraction F of FILE")
+        raise MissingFileError(f"the model's training series {training.csv} is gone, and it sets the threshold: "
+                               "restore it, or pass --csv FILE --calibrate F to set the threshold on the leading "
+                               "fraction F of FILE")
     scanned = training if spec.csv is None else spec.continuing(record)
     frame = scanned.load()
     if calibrate is None:

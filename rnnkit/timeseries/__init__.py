@@ -37,7 +37,7 @@ _NAMES = {
     "as_frame": "frame", "MissingValuesError": "frame", "IrregularTimestampsError": "frequency",
     "seasonal_period": "frequency", "calendar_features": "calendar", "load_dataset": "datasets",
     "DATASETS": "datasets", "StandardScaler": "scaling", "sliding_windows": "windows", "Forecast": "forecast",
-    "ForecasterConfig": "forecaster", "Forecaster": "forecaster", "NaiveForecaster": "baselines",
+    "ForecasterConfig": "config", "Forecaster": "forecaster", "NaiveForecaster": "baselines",
     "SeasonalNaiveForecaster": "baselines", "ETSForecaster": "baselines", "ARIMAForecaster": "baselines",
     "AnomalyDetector": "anomaly",
 }

@@ -32,7 +32,6 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from .._checks import InvalidValueError, choice, positive_float
-
 from .frame import as_frame
 from .windows import sliding_windows
 

@@ -20,10 +20,9 @@ from typing import Dict, List, Union
 import numpy as np
 
 from .._checks import InvalidTypeError, InvalidValueError, positive_int
-
+from .forecast import check_horizon
 from .frame import as_frame
 from .metrics import all_metrics
-from .forecast import check_horizon
 
 
 @dataclass
@@ -56,7 +55,7 @@ def backtest_origins(n_rows: int, start: Union[int, float], horizon: int, stride
         raise InvalidTypeError(f"start must be an int position or a float fraction, got {start!r}")
     if first < 1 or first + horizon > n_rows:
         raise InvalidValueError(f"start {start!r} gives origin {first}: it needs history before it and {horizon} points "
-                         f"after it in a series of {n_rows}")
+                                f"after it in a series of {n_rows}")
     return list(range(first, n_rows - horizon + 1, stride))
 
 

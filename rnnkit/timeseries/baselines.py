@@ -25,7 +25,6 @@ from typing import List, Optional, Tuple, Union
 import numpy as np
 
 from .._checks import InvalidValueError, boolean, choice, in_range, positive_int
-
 from .forecast import Forecast, check_horizon
 
 

@@ -23,8 +23,17 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .._checks import InvalidTypeError, InvalidValueError, MissingFileError
-from .frequency import (Freq, IrregularTimestampsError, date_grid, extend_index, pd, regular_grid, require_pandas,
-                        resolve_freq, show_positions)
+from .frequency import (
+    Freq,
+    IrregularTimestampsError,
+    date_grid,
+    extend_index,
+    pd,
+    regular_grid,
+    require_pandas,
+    resolve_freq,
+    show_positions,
+)
 
 __all__ = ["TimeSeriesFrame", "read_series", "from_dataframe", "from_array", "as_frame", "fill_missing",
            "FILL_METHODS", "MissingValuesError", "IrregularTimestampsError"]

@@ -188,7 +188,7 @@ def date_offset(freq: str) -> Tuple[object, "pd.Timedelta"]:
     anchored = isinstance(offset, (pd.offsets.MonthBegin, pd.offsets.QuarterBegin, pd.offsets.YearBegin))
     if offset is None or (plus and (days is None or not anchored)):
         raise InvalidValueError(f"freq {freq!r} is not a pandas frequency alias (e.g. 'D', 'h', 'W', 'MS', 'ME', 'YS') "
-                         "nor a period start shifted by 1 to 27 days (e.g. 'MS+14D': monthly on the 15th)")
+                                "nor a period start shifted by 1 to 27 days (e.g. 'MS+14D': monthly on the 15th)")
     return offset, pd.Timedelta(days=int(days.group(1)) if days else 0)
 
 

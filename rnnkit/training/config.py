@@ -23,8 +23,18 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from .._checks import (InvalidTypeError, InvalidValueError, boolean, choice, in_range, non_negative_float,
-                       non_negative_int, optional, positive_float, positive_int)
+from .._checks import (
+    InvalidTypeError,
+    InvalidValueError,
+    boolean,
+    choice,
+    in_range,
+    non_negative_float,
+    non_negative_int,
+    optional,
+    positive_float,
+    positive_int,
+)
 from . import resume as _resume
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import random
 import time
 import warnings
@@ -41,16 +40,22 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import InvalidTypeError, InvalidValueError, describe
-from .checkpoint import (capture_rng, find_checkpoint, load_model_weights, load_training_state, restore_rng,
-                         save_checkpoint)
+from .checkpoint import (
+    capture_rng,
+    find_checkpoint,
+    load_model_weights,
+    load_training_state,
+    restore_rng,
+    save_checkpoint,
+)
 from .clipping import clip_gradients
 from .config import RESUME_MAY_CHANGE, TrainConfig, resume_conflicts
-from .resume import check_resume
 from .data import ShuffledBatches, StreamDataset
 from .distributed import launch_fabric, wants_distributed
 from .logging import CSVLogger, LogWindow, ProgressBar, TensorBoardLogger
 from .nan_guard import NonFiniteGuard
 from .optim import build_optimizer, build_scheduler
+from .resume import check_resume
 from .scheduled_sampling import TeacherForcing
 from .tbptt import WindowedTBPTT, reset_state, state_is_finite
 

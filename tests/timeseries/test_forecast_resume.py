@@ -1,6 +1,7 @@
 """`rnnkit train forecast --resume`: a run that crashed after a resume point continues exactly."""
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,9 +9,9 @@ import torch
 
 pd = pytest.importorskip("pandas")
 
-from rnnkit.timeseries.forecaster import Forecaster  # noqa: E402
 from rnnkit.tasks import forecasting  # noqa: E402
 from rnnkit.tasks.forecasting import SeriesSpec, train_forecaster  # noqa: E402
+from rnnkit.timeseries.forecaster import Forecaster  # noqa: E402
 
 
 @pytest.fixture
@@ -27,25 +28,31 @@ def weights(folder):
     return Forecaster.from_pretrained(folder).net.state_dict()
 
 
+def crash_after_resume_points(monkeypatch, n):
+    """Make the Trainer's n-th write of a resume point (last/) the process's last act."""
+    from rnnkit.training import trainer
+
+    original, saved = trainer.save_checkpoint, {"n": 0}
+
+    def save(folder, *args, **kwargs):
+        original(folder, *args, **kwargs)
+        if Path(folder).name == "last":
+            saved["n"] += 1
+            if saved["n"] == n:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "save_checkpoint", save)
+    return lambda: monkeypatch.setattr(trainer, "save_checkpoint", original)
+
+
 def test_crash_after_a_checkpoint_then_resume_equals_an_uninterrupted_run(tmp_path, series_csv, monkeypatch):
     kw = dict(horizon=6, input_length=12, max_epochs=14, seed=3)
     train_forecaster(series_csv, str(tmp_path / "whole"), **kw)
 
-    from rnnkit.training import checkpoint as ck
-
-    saved = {"n": 0}
-    original = ck.save_checkpoint
-
-    def crash_after_second(*args, **kwargs):
-        original(*args, **kwargs)
-        saved["n"] += 1
-        if saved["n"] == 2:  # epoch 10 written, then the process "dies"
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(ck, "save_checkpoint", crash_after_second)
+    restore = crash_after_resume_points(monkeypatch, 2)  # epoch 10 written, then the process "dies"
     with pytest.raises(KeyboardInterrupt):
         train_forecaster(series_csv, str(tmp_path / "cut"), **kw)
-    monkeypatch.setattr(ck, "save_checkpoint", original)
+    restore()
     assert (tmp_path / "cut" / forecasting.CHECKPOINT_DIR).is_dir()
     assert not (tmp_path / "cut" / "model.safetensors").exists()
 
@@ -58,22 +65,14 @@ def test_crash_after_a_checkpoint_then_resume_equals_an_uninterrupted_run(tmp_pa
 
 
 def test_resume_refuses_other_settings_and_warns_without_a_checkpoint(tmp_path, series_csv, monkeypatch):
-    from rnnkit.training import checkpoint as ck
-
-    original = ck.save_checkpoint
-
-    def crash(*args, **kwargs):
-        original(*args, **kwargs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(ck, "save_checkpoint", crash)
+    restore = crash_after_resume_points(monkeypatch, 1)
     with pytest.raises(KeyboardInterrupt):
         train_forecaster(series_csv, str(tmp_path / "m"), horizon=6, input_length=12, max_epochs=14)
-    monkeypatch.setattr(ck, "save_checkpoint", original)
-    with pytest.raises(ValueError, match=r"other settings \(horizon: 6 -> 4"):
+    restore()
+    with pytest.raises(ValueError, match=r"--horizon 4 \(the run was started with 6\)"):
         train_forecaster(series_csv, str(tmp_path / "m"), horizon=4, input_length=12, max_epochs=14, resume=True)
     # the series' reading options are settings too: a --freq given now but not then is refused
-    with pytest.raises(ValueError, match=r"other settings \(series: .*'freq': None\} -> \{.*'freq': 'MS'\}"):
+    with pytest.raises(ValueError, match=r"--freq 'MS' \(the run was started with unset\)"):
         train_forecaster(replace(series_csv, freq="MS"), str(tmp_path / "m"), horizon=6, input_length=12,
                          max_epochs=14, resume=True)
     with pytest.warns(UserWarning, match="no checkpoint"):

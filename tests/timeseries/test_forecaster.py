@@ -4,10 +4,10 @@ import torch
 
 pd = pytest.importorskip("pandas")
 
-from rnnkit.timeseries.frame import from_array, from_dataframe  # noqa: E402
-from rnnkit.timeseries.forecast_training import teacher_forcing_probability  # noqa: E402
-from rnnkit.timeseries.forecaster import Forecaster, ForecasterConfig  # noqa: E402
 from rnnkit.models.scheduled_sampling import mix_inputs  # noqa: E402
+from rnnkit.timeseries.autoregressive import teacher_forcing_probability  # noqa: E402
+from rnnkit.timeseries.forecaster import Forecaster, ForecasterConfig  # noqa: E402
+from rnnkit.timeseries.frame import from_array, from_dataframe  # noqa: E402
 
 T = np.arange(240)
 SINE = np.sin(2 * np.pi * T / 20)
@@ -168,10 +168,10 @@ def test_ridge_highway_is_the_closed_form_ridge_forecast_and_rnn_starts_at_zero(
     coef = np.linalg.solve(xa.T @ xa + pen, xa.T @ (y - loc))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        from rnnkit.timeseries.forecaster import ForecastNet
+        from rnnkit.timeseries.network import build_network
         fc.meta, fc.scalers = {}, {}
-        fc.net = ForecastNet(cfg, L, 1, 0, 0)
-        fc._solve_highway(torch.from_numpy(win[:, :, None]).float())
+        fc.net = build_network(cfg.network(), L, 1, 0, 0)
+        fc.net.solve_highway(torch.from_numpy(win[:, :, None]).float(), cfg.highway_ridge, cfg.highway_train)
     np.testing.assert_allclose(fc.net.highway.weight.detach().numpy(), coef[:L].T, atol=1e-4)
     np.testing.assert_allclose(fc.net.highway.bias.detach().numpy(), coef[L], atol=1e-4)
     assert fc.net.out.weight.abs().sum() == 0  # the RNN's outputs start as constants
@@ -184,17 +184,15 @@ def test_ridge_highway_is_the_closed_form_ridge_forecast_and_rnn_starts_at_zero(
 
 
 def test_head_warmup_trains_only_the_spread_rows():
-    from rnnkit.timeseries.forecaster import ForecastNet
-    from rnnkit.timeseries.forecast_training import warm_up_head
+    from rnnkit.timeseries.fitting import warm_up_head
+    from rnnkit.timeseries.network import build_network
 
-    cfg = small()
-    fc = Forecaster(cfg)
+    cfg = small(lr=1e-2, batch_size=16)
     torch.manual_seed(0)
-    net = ForecastNet(cfg, 20, 1, 0, 0)
-    fc.net = net
+    net = build_network(cfg.network(), 20, 1, 0, 0)
     before = {k: v.clone() for k, v in net.state_dict().items()}
     win = torch.from_numpy(np.stack([SINE[i:i + 30] for i in range(50)])[:, :, None]).float()
-    warm_up_head(net, fc._loss, (win,), epochs=3, batch_size=16, lr=1e-2)
+    warm_up_head(net, range(50), lambda idx: win[torch.as_tensor(idx)], cfg.fitting(), epochs=3)
     after = net.state_dict()
     rows = torch.arange(net.out.out_features) % net.K == 0
     assert torch.equal(after["out.weight"][rows], before["out.weight"][rows])
@@ -204,24 +202,22 @@ def test_head_warmup_trains_only_the_spread_rows():
             assert torch.equal(after[k], before[k]), k
 
 
-def test_interrupted_fit_resumed_from_an_epoch_state_equals_an_uninterrupted_fit():
+def test_interrupted_fit_resumed_from_an_epoch_state_equals_an_uninterrupted_fit(tmp_path):
     cfg = small(epochs=12, val_fraction=0.2, patience=100)
     series = SINE[:160] + 0.05 * np.random.default_rng(0).standard_normal(160)
     whole = Forecaster(cfg).fit(series)
-    states = []
 
     class Stop(Exception):
         pass
 
-    def keep(state):
-        import copy
-        states.append(copy.deepcopy(state))
-        if state["epoch"] == 5:
+    def stop(trainer):  # five epochs done and their resume point written; the sixth under way
+        if trainer.epoch == 5:
             raise Stop
 
     with pytest.raises(Stop):
-        Forecaster(cfg).fit(series, on_epoch=keep)
-    resumed = Forecaster(cfg).fit(series, resume_state=states[-1])
+        Forecaster(cfg).fit(series, checkpoint_dir=tmp_path, callbacks=[stop])
+    resumed = Forecaster(cfg).fit(series, checkpoint_dir=tmp_path, resume=True)
+    assert resumed.resumed_from == 5
     for k, v in whole.net.state_dict().items():
         assert torch.equal(v, resumed.net.state_dict()[k]), k
     assert [e["val_loss"] for e in whole.log] == [e["val_loss"] for e in resumed.log]
@@ -296,11 +292,11 @@ def test_a_version_1_model_loads_with_the_settings_it_was_trained_with(tmp_path)
                           highway_train=True)).fit(SINE[:120])
     fc.save_pretrained(tmp_path)
     before = fc.predict(5).mean
-    doc = json.loads((tmp_path / "config.json").read_text())
+    saved = json.loads((tmp_path / "config.json").read_text())  # format version 3
+    doc = {"format": "rnnkit.forecaster", "version": 1, "config": saved["config"], "meta": saved["meta"]}
     for name in ("window_scale", "highway_init", "highway_ridge", "highway_train", "select", "head_warmup",
                  "teacher_forcing_epochs"):
         del doc["config"][name]  # what a version-1 file holds
-    doc["version"] = 1
     (tmp_path / "config.json").write_text(json.dumps(doc))
     old = Forecaster.from_pretrained(tmp_path)
     assert old.config.window_scale is True and old.config.highway_init == "random" and old.config.select == "nll"

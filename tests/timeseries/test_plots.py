@@ -4,10 +4,10 @@ import pytest
 pytest.importorskip("matplotlib")
 pd = pytest.importorskip("pandas")
 
-from rnnkit.timeseries.frame import from_array  # noqa: E402
-from rnnkit.timeseries.plots import plot_anomalies, plot_backtest_errors, plot_forecast  # noqa: E402
 from rnnkit.timeseries.anomaly import AnomalyResult  # noqa: E402
 from rnnkit.timeseries.forecast import Forecast  # noqa: E402
+from rnnkit.timeseries.frame import from_array  # noqa: E402
+from rnnkit.timeseries.plots import plot_anomalies, plot_backtest_errors, plot_forecast  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

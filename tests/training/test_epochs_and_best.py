@@ -6,11 +6,11 @@ import copy
 
 import pytest
 import torch
+from training_helpers import Regressor, SeqDataset, mse_step
 
 from rnnkit.models.scheduled_sampling import SamplingSchedule, TeacherForcing
 from rnnkit.training import TrainConfig, Trainer
 from rnnkit.training.resume import ResumeConflict
-from training_helpers import Regressor, SeqDataset, mse_step
 
 TRAIN, VAL = SeqDataset(n=24), SeqDataset(n=8, seed=1)  # 24 samples, batch 8: 3 updates per epoch
 
@@ -83,8 +83,8 @@ def test_trainable_only_leaves_a_frozen_part_out_of_the_optimizer():
     model = Regressor()
     model.head.requires_grad_(False)
     before = model.head.weight.detach().clone()
-    t = Trainer(model, _cfg(max_epochs=2, trainable_only=True, optimizer="adamw", weight_decay=0.5, val_every_epochs=None),
-                step_fn=mse_step).fit(TRAIN)
+    cfg = _cfg(max_epochs=2, trainable_only=True, optimizer="adamw", weight_decay=0.5, val_every_epochs=None)
+    t = Trainer(model, cfg, step_fn=mse_step).fit(TRAIN)
     params = [p for group in t.optimizer.param_groups for p in group["params"]]
     assert all(p is not model.head.weight and p is not model.head.bias for p in params)
     assert len(params) == len(list(model.rnn.parameters()))
