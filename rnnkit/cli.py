@@ -256,8 +256,8 @@ def _start_position(start: float):
         return start
     if float(start).is_integer() and start != 0:  # False for inf and nan
         return int(start)
-    raise ValueError(f"--start must be a fraction in (0, 1) or a whole row number other than 0 "
-                     f"(negative: counted from the end, -36 = the last 36 rows), got {start:g}")
+    raise InvalidValueError(f"--start must be a fraction in (0, 1) or a whole row number other than 0 "
+                            f"(negative: counted from the end, -36 = the last 36 rows), got {start:g}")
 
 
 @train_app.command("forecast")

@@ -24,7 +24,7 @@ from typing import List, Optional, Tuple, Union
 
 import numpy as np
 
-from .._checks import InvalidValueError, boolean, choice, in_range, positive_int
+from .._checks import InvalidValueError, MissingOptionalDependency, boolean, choice, in_range, positive_int
 from .forecast import Forecast, check_horizon
 
 
@@ -42,6 +42,17 @@ def _history(history) -> Tuple[np.ndarray, object, Tuple[str, ...]]:
     if not np.isfinite(arr).all():
         raise InvalidValueError("history must not contain missing or infinite values")
     return arr, None, tuple(f"y{i}" for i in range(arr.shape[1]))
+
+
+def _statsmodels(module: str, name: str):
+    """``statsmodels.<module>.<name>``; :class:`MissingOptionalDependency` saying how to install it if absent."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(f"statsmodels.{module}"), name)
+    except ImportError:
+        raise MissingOptionalDependency(f"the {name} baseline needs statsmodels: pip install 'rnnkit[timeseries]'") \
+            from None
 
 
 class _Baseline:
@@ -138,7 +149,7 @@ class ETSForecaster(_Baseline):
             raise InvalidValueError(f"ETS needs at least 4 points, got {n}")
 
     def _fit_columns(self, values):
-        from statsmodels.tsa.holtwinters import ExponentialSmoothing
+        ExponentialSmoothing = _statsmodels("tsa.holtwinters", "ExponentialSmoothing")
 
         m = self.season_length
         seasonal = self.seasonal if m > 1 and values.shape[0] >= 2 * m else None
@@ -185,7 +196,7 @@ class ARIMAForecaster(_Baseline):
             raise InvalidValueError(f"ARIMA needs at least 8 points, got {n}")
 
     def _fit_one(self, y, order, seasonal_order):
-        from statsmodels.tsa.arima.model import ARIMA
+        ARIMA = _statsmodels("tsa.arima.model", "ARIMA")
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -22,7 +22,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .._checks import InvalidTypeError, InvalidValueError, MissingFileError
+from .._checks import FileFormatError, InvalidTypeError, InvalidValueError, MissingFileError, MissingOptionalDependency
 from .frequency import (
     Freq,
     IrregularTimestampsError,
@@ -149,12 +149,18 @@ def read_series(
     if not os.path.exists(path):
         raise MissingFileError(f"time series file not found: {path!r}")
     lower = path.lower()
-    if lower.endswith((".parquet", ".pq")):
-        df = pd.read_parquet(path)
-    elif lower.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
-        df = pd.read_csv(path, sep="\t" if lower.endswith(".tsv") else ",")
-    else:
-        raise InvalidValueError(f"unsupported file type for {path!r}: expected .csv, .csv.gz, .tsv, .txt, .parquet or .pq")
+    parquet = lower.endswith((".parquet", ".pq"))
+    if not parquet and not lower.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
+        raise InvalidValueError(f"unsupported file type for {path!r}: expected .csv, .csv.gz, .tsv, .txt, .parquet "
+                                "or .pq")
+    try:
+        df = pd.read_parquet(path) if parquet else pd.read_csv(path, sep="\t" if lower.endswith(".tsv") else ",")
+    except ImportError as err:  # Parquet without pyarrow (or fastparquet)
+        raise MissingOptionalDependency(f"reading {path!r} needs pyarrow: pip install 'rnnkit[timeseries]' "
+                                        f"({err})") from None
+    except ValueError as err:  # pandas' and pyarrow's parse errors, a file that is not text: the file's content
+        kind = "Parquet" if parquet else "CSV"
+        raise FileFormatError(f"{path!r} could not be read as {kind}: {' '.join(str(err).split())}") from None
     return from_dataframe(df, time_column, target_columns, past_covariates, future_covariates, freq, fill)
 
 

@@ -221,3 +221,13 @@ def test_integer_time_with_no_regular_step():
     with pytest.raises(IrregularTimestampsError, match="no regular frequency fits") as info:
         from_dataframe(df, "t", "y")
     assert info.value.freq is None
+
+
+@pytest.mark.parametrize("content", [b"", b"\xff\xfe\x00\x81 not text \x00\xff", b'a,b\n"1,2\n'])
+def test_a_file_that_is_not_a_readable_csv_is_named(tmp_path, content):
+    from rnnkit._checks import FileFormatError
+
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(FileFormatError, match=r"bad\.csv' could not be read as CSV"):
+        read_series(path, "a", "b")
