@@ -44,9 +44,6 @@ from .._checks import InvalidTypeError, InvalidValueError, describe, positive_in
 State = Union[Tensor, Tuple[Tensor, ...]]
 Weights = NamedTuple  # a cell's weights, one field per declared parameter (None where absent)
 
-# ``models/language_model.py`` still imports this name; it is rnnkit._checks.describe.
-_describe = describe
-
 
 @lru_cache(maxsize=None)
 def weights_type(fields: Tuple[str, ...]):
