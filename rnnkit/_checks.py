@@ -15,6 +15,8 @@ type                           also a                  raised for
 :class:`FileFormatError`       ``ValueError``          a file that exists but cannot be read as
                                                        what it should be (names the file)
 :class:`MissingFileError`      ``FileNotFoundError``   a file or folder that is not there
+:class:`NotAFolderError`       ``NotADirectoryError``  a file given where a folder belongs
+:class:`NotAFileError`         ``IsADirectoryError``   a folder given where a file belongs
 :class:`MissingOptionalDependency`  ``ImportError``    an optional extra that is not installed
 =============================  ======================  ==========================================
 
@@ -31,7 +33,7 @@ T = TypeVar("T")
 
 __all__ = [
     "UserError", "InvalidValueError", "InvalidTypeError", "FileFormatError", "MissingFileError",
-    "MissingOptionalDependency",
+    "NotAFolderError", "NotAFileError", "MissingOptionalDependency",
     "describe", "is_int", "positive_int", "non_negative_int", "positive_float", "non_negative_float",
     "in_range", "choice", "boolean", "optional",
 ]
@@ -57,6 +59,14 @@ class FileFormatError(UserError, ValueError):
 
 class MissingFileError(UserError, FileNotFoundError):
     """A file or folder that is needed is not there."""
+
+
+class NotAFolderError(FileFormatError, NotADirectoryError):
+    """A file was given where a folder belongs (a model folder, a run's output folder)."""
+
+
+class NotAFileError(UserError, IsADirectoryError):
+    """A folder was given where a file belongs (a text file, a CSV)."""
 
 
 class MissingOptionalDependency(UserError, ImportError):

@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Union
 
+from .._checks import InvalidTypeError, NotAFileError
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = ["atomic_write", "fsync_dir", "write_synced"]
@@ -46,10 +48,10 @@ def atomic_write(path: PathLike, data: Union[bytes, str]) -> None:
     if isinstance(data, str):
         data = data.encode("utf-8")
     elif not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"data must be bytes or str, got {type(data).__name__}")
+        raise InvalidTypeError(f"data must be bytes or str, got {type(data).__name__}")
     p = Path(os.fspath(path))
     if p.is_dir():
-        raise IsADirectoryError(f"cannot write a file over the folder {str(p)!r}")
+        raise NotAFileError(f"cannot write a file over the folder {str(p)!r}")
     folder = p.parent if str(p.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
     try:

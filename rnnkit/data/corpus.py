@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Sequence, Tuple, TypeVar, Union
 
-from .._checks import FileFormatError, InvalidTypeError, InvalidValueError, MissingFileError
+from .._checks import FileFormatError, InvalidTypeError, InvalidValueError, MissingFileError, NotAFileError
 from .atomic import atomic_write  # noqa: F401  (re-exported: rnnkit.data.corpus.atomic_write)
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -28,7 +28,7 @@ def read_text(path: PathLike) -> str:
 
     Raises:
         MissingFileError: the path does not exist (a ``FileNotFoundError``).
-        IsADirectoryError: the path is a folder.
+        NotAFileError: the path is a folder (an ``IsADirectoryError``).
         FileFormatError: the file is empty or only whitespace, contains NUL bytes (binary), or is
             not valid UTF-8 (the message gives the byte offset); a ``ValueError``.
     """
@@ -36,7 +36,7 @@ def read_text(path: PathLike) -> str:
     if not p.exists():
         raise MissingFileError(f"text file {str(p)!r} does not exist")
     if p.is_dir():
-        raise IsADirectoryError(f"expected a text file, got the folder {str(p)!r}")
+        raise NotAFileError(f"expected a text file, got the folder {str(p)!r}")
     data = p.read_bytes()
     if not data:
         raise FileFormatError(f"text file {str(p)!r} is empty (0 bytes); a corpus needs text")

@@ -38,7 +38,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from .._checks import FileFormatError, InvalidTypeError, MissingFileError
+from .._checks import FileFormatError, InvalidTypeError, MissingFileError, NotAFolderError
 from .._version import __version__
 from ..data.atomic import atomic_write
 
@@ -58,10 +58,6 @@ DESCRIPTIONS: Dict[str, str] = {
     "language_model": "a language model (written by `rnnkit train lm`)",
     "forecaster": "a forecaster (written by `rnnkit train forecast`)",
 }
-
-
-class NotAFolderError(FileFormatError, NotADirectoryError):
-    """A file was given where a model folder belongs (a user error, and a ``NotADirectoryError``)."""
 
 
 def register_model_type(name: str, target: str, description: Optional[str] = None) -> None:

@@ -41,7 +41,7 @@ from .._checks import (
 from ..data import TextStream, Vocabulary, default_corpus, read_text, split_train_val
 from ..data.atomic import atomic_write
 from ..data.tokenizers import TOKENIZERS
-from ..models.format import NotAFolderError
+from .._checks import NotAFolderError
 from ..models.language_model import LanguageModel, LanguageModelConfig
 from ..training import TrainConfig, Trainer
 from ..training.checkpoint import find_checkpoint, load_model_weights
