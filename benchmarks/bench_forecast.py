@@ -19,13 +19,13 @@ import argparse
 import json
 import time
 
-import numpy as np
 import torch
 
-from rnnkit.timeseries.datasets import load_dataset, season_length
 from rnnkit.timeseries.backtest import backtest
 from rnnkit.timeseries.baselines import ARIMAForecaster, ETSForecaster, SeasonalNaiveForecaster
-from rnnkit.timeseries.forecaster import Forecaster, ForecasterConfig
+from rnnkit.timeseries.config import ForecasterConfig
+from rnnkit.timeseries.datasets import load_dataset, season_length
+from rnnkit.timeseries.forecaster import Forecaster
 
 
 def airline(overrides: dict, seeds) -> "object":
