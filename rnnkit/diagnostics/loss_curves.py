@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
+from .._checks import InvalidValueError
+
 PathLike = Union[str, Path]
 
 
@@ -43,7 +45,7 @@ def plot_loss_curves(run_dir: PathLike, out_png: Optional[PathLike] = None, *, t
     train = _points(read_log(run_dir / "train_log.csv"), "loss")
     val = _points(read_log(run_dir / "val_log.csv"), "val_loss")
     if not train[0] and not val[0]:
-        raise ValueError(
+        raise InvalidValueError(
             f"nothing to plot in {run_dir}: neither train_log.csv nor val_log.csv holds a loss value"
         )
     out_png = Path(out_png) if out_png is not None else run_dir / "loss_curves.png"

@@ -38,6 +38,8 @@ from typing import Dict, Optional, Sequence
 import torch
 from torch import Tensor
 
+from .._checks import InvalidTypeError, InvalidValueError
+
 __all__ = ["linear_decay", "exponential_decay", "inverse_sigmoid_decay", "SamplingSchedule", "TeacherForcing",
            "teacher_mask", "mix_inputs"]
 
@@ -71,26 +73,26 @@ class SamplingSchedule:
     def __post_init__(self) -> None:
         kinds = ("constant", "linear", "exponential", "inverse_sigmoid")
         if self.kind not in kinds:
-            raise ValueError(f"kind must be one of {list(kinds)}, got {self.kind!r}")
+            raise InvalidValueError(f"kind must be one of {list(kinds)}, got {self.kind!r}")
         for name in ("ratio", "k", "c", "eps_min"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ValueError(f"{name} must be a finite number, got {v!r}")
+                raise InvalidValueError(f"{name} must be a finite number, got {v!r}")
         if not 0 <= self.ratio <= 1:
-            raise ValueError(f"ratio must be in [0, 1], got {self.ratio!r}")
+            raise InvalidValueError(f"ratio must be in [0, 1], got {self.ratio!r}")
         if self.kind == "linear" and not (self.c > 0 and 0 <= self.eps_min < 1 and self.eps_min <= self.k <= 1):
-            raise ValueError(
+            raise InvalidValueError(
                 f"linear needs c > 0 and 0 <= eps_min <= k <= 1, got k={self.k}, c={self.c}, eps_min={self.eps_min}"
             )
         if self.kind == "exponential" and not 0 < self.k < 1:
-            raise ValueError(f"exponential needs 0 < k < 1, got k={self.k!r}")
+            raise InvalidValueError(f"exponential needs 0 < k < 1, got k={self.k!r}")
         if self.kind == "inverse_sigmoid" and self.k < 1:
-            raise ValueError(f"inverse_sigmoid needs k >= 1, got k={self.k!r}")
+            raise InvalidValueError(f"inverse_sigmoid needs k >= 1, got k={self.k!r}")
 
     def __call__(self, i: int) -> float:
         """``eps_i``: the probability of feeding the ground truth at update ``i``."""
         if isinstance(i, bool) or not isinstance(i, int) or i < 0:
-            raise ValueError(f"the update index must be an int >= 0, got {i!r}")
+            raise InvalidValueError(f"the update index must be an int >= 0, got {i!r}")
         if self.kind == "constant":
             return float(self.ratio)
         if self.kind == "linear":
@@ -102,12 +104,12 @@ class SamplingSchedule:
 
 def _check_generator(generator: Optional[torch.Generator]) -> None:
     if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        raise InvalidTypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
 
 
 def _check_probability(name: str, p: float) -> None:
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:  # NaN fails 0 <= p
-        raise ValueError(f"{name} must be a number in [0, 1], got {p!r}")
+        raise InvalidValueError(f"{name} must be a number in [0, 1], got {p!r}")
 
 
 def teacher_mask(shape: Sequence[int], p_teacher: float, generator: Optional[torch.Generator] = None,
@@ -132,14 +134,14 @@ def mix_inputs(teacher: Tensor, predicted: Tensor, p_teacher: float,
     Bengio et al.'s per-token choice.
     """
     if not isinstance(teacher, Tensor) or not isinstance(predicted, Tensor) or teacher.shape != predicted.shape:
-        raise ValueError(
+        raise InvalidValueError(
             f"teacher and predicted must be tensors of the same shape, got "
             f"{getattr(teacher, 'shape', teacher)!r} and {getattr(predicted, 'shape', predicted)!r}"
         )
     _check_probability("p_teacher", p_teacher)
     _check_generator(generator)
     if teacher.dim() == 0:
-        raise ValueError("teacher and predicted need a batch dim (B, ...), got 0-d tensors")
+        raise InvalidValueError("teacher and predicted need a batch dim (B, ...), got 0-d tensors")
     if p_teacher >= 1:
         return teacher
     keep = teacher_mask((teacher.shape[0],), p_teacher, generator, teacher.device)
@@ -158,7 +160,7 @@ class TeacherForcing:
                  generator: Optional[torch.Generator] = None) -> None:
         self.schedule = schedule if schedule is not None else SamplingSchedule()
         if not isinstance(self.schedule, SamplingSchedule):
-            raise TypeError(f"schedule must be a SamplingSchedule, got {type(schedule).__name__}")
+            raise InvalidTypeError(f"schedule must be a SamplingSchedule, got {type(schedule).__name__}")
         _check_generator(generator)
         self.generator = generator if generator is not None else torch.Generator().manual_seed(seed)
         self.step = 0

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Union
 
+from ..timeseries.config import ForecasterConfig
 from .._checks import FileFormatError, InvalidValueError, MissingFileError, in_range, positive_int
 from ..data.atomic import atomic_write
 
@@ -99,8 +100,9 @@ OPTION_NAMES = {"csv": "--csv", "dataset": "--dataset", "time_column": "--time-c
                 "rows": "the series' rows"}
 
 
-def train_forecaster(spec: SeriesSpec, out: str, *, horizon: int, cell: str = "lstm", input_length: int = 0,
-                     max_epochs: int = 300, seed: int = 0, resume: bool = False,
+def train_forecaster(spec: SeriesSpec, out: str, *, horizon: int = ForecasterConfig.horizon,
+                     cell: str = ForecasterConfig.cell, input_length: int = ForecasterConfig.input_length,
+                     max_epochs: int = ForecasterConfig.epochs, seed: int = ForecasterConfig.seed, resume: bool = False,
                      progress: Optional[bool] = False) -> Dict[str, object]:
     """Fit a Forecaster on the whole series, save it to ``out`` with a forecast plot.
 
@@ -113,7 +115,6 @@ def train_forecaster(spec: SeriesSpec, out: str, *, horizon: int, cell: str = "l
     """
     import warnings
 
-    from ..timeseries.config import ForecasterConfig
     from ..timeseries.forecaster import Forecaster
     from ..timeseries.plots import plot_forecast
     from ..training.checkpoint import find_checkpoint, load_training_state
@@ -180,11 +181,14 @@ def load_model(model_dir: str):
     return Forecaster.from_folder(model_folder), record
 
 
-def forecast_to_csv(model_dir: str, spec: Optional[SeriesSpec], horizon: int, out_csv: str) -> Dict[str, object]:
-    """Forecast ``horizon`` steps after the end of ``spec``'s series (default: the training series)."""
+def forecast_to_csv(model_dir: str, spec: Optional[SeriesSpec], horizon: Optional[int],
+                    out_csv: str) -> Dict[str, object]:
+    """Forecast ``horizon`` steps (default: the model's horizon) after the end of ``spec``'s series
+    (default: the training series)."""
     from ..timeseries.plots import plot_forecast
 
     model, record = load_model(model_dir)
+    horizon = model.config.horizon if horizon is None else horizon
     history = None
     if spec is not None and spec.csv is not None:
         history = spec.continuing(record).load()
@@ -209,11 +213,10 @@ def run_backtest(spec: SeriesSpec, *, model_dir: Optional[str], horizon: Optiona
     With ``model_dir``, rnnkit is the folder's *configuration* refitted at every origin on the rows
     before it, not its saved weights: those were trained on the whole series, the windows scored
     here included, and a backtest must not see the future. ``horizon`` defaults to the model's
-    (12 without a model). Returns ``(BacktestResult, season length, horizon)``.
+    (``ForecasterConfig``'s without a model). Returns ``(BacktestResult, season length, horizon)``.
     """
     from ..timeseries.backtest import backtest
     from ..timeseries.baselines import ARIMAForecaster, ETSForecaster, NaiveForecaster, SeasonalNaiveForecaster
-    from ..timeseries.config import ForecasterConfig
     from ..timeseries.forecaster import Forecaster
 
     if model_dir is not None:
@@ -225,7 +228,7 @@ def run_backtest(spec: SeriesSpec, *, model_dir: Optional[str], horizon: Optiona
         config = model.config
         horizon = config.horizon if horizon is None else horizon
     else:
-        horizon = 12 if horizon is None else horizon
+        horizon = ForecasterConfig.horizon if horizon is None else horizon
         config = ForecasterConfig(horizon=horizon, **(config_overrides or {}))
     frame = spec.load()
     m = season_of(frame, spec, season)

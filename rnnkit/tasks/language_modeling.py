@@ -20,7 +20,7 @@ import json
 import math
 import time
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
@@ -41,83 +41,105 @@ from .._checks import (
 from ..data import TextStream, Vocabulary, default_corpus, read_text, split_train_val
 from ..data.atomic import atomic_write
 from ..data.tokenizers import TOKENIZERS
-from .._checks import NotAFolderError
+from .._checks import InvalidTypeError, NotAFolderError
 from ..models.language_model import LanguageModel, LanguageModelConfig
 from ..training import TrainConfig, Trainer
 from ..training.checkpoint import find_checkpoint, load_model_weights
 from ..training.data import StreamDataset
-from ..training.resume import RESUME_MAY_CHANGE, Conflict, ResumeConflict, check_resume
+from ..training.threads import ThreadGovernor
+from ..training.resume import RESUME_MAY_CHANGE, check_resume
 
-DEFAULT_TIME_BUDGET = 300.0  # seconds, when neither a time budget nor a step limit is given
 RUN_SETTINGS = "run_settings.json"
 SETTINGS_FORMAT = "rnnkit.language_model_run"
-_NOT_SAVED = ("out", "resume", "progress")  # where and how this invocation runs, not what it trains
-_NO_STEP_LIMIT = 10**12  # max_steps=None: only the time budget ends the run
+_NOT_SAVED = ("out", "resume", "progress", "threads")  # where and how this invocation runs, not what it trains
+
+
+def _help(text: str) -> Dict[str, str]:
+    return {"help": text}
 
 
 @dataclass
 class LanguageModelRecipe:
-    text: Optional[str] = None  # a UTF-8 corpus; None = the Python reference manual's help text (ships with Python)
-    out: str = "runs/lm"  # the run folder: model, vocabulary, settings, logs, plots, checkpoints
-    level: str = "char"  # "char", "word" or "bpe" tokens; characters need no unknown-token handling
-    cell: str = "lstm"  # lstm, gru or rnn
-    embedding_size: int = 64  # characters carry little meaning each: a small embedding suffices
-    hidden_size: Optional[int] = None  # None: chosen for the run's length (see `sized_for_budget`)
-    num_layers: int = 2  # two layers beat one at the same parameter count for characters
-    dropout: Optional[float] = None  # None: chosen for the run's length (a longer run needs more)
-    bptt: int = 128  # TBPTT chunk length: long enough for words and short lines
-    batch_size: int = 32  # parallel streams: keeps the GEMMs efficient on CPU
-    lr: Optional[float] = None  # peak of the cosine schedule (Adam); None: chosen for the run's length
-    min_lr_ratio: float = 0.05  # the cosine ends at lr * this: annealing gains the last few hundredths of a nat
-    max_steps: Optional[int] = None  # stop after this many updates; None = no step limit
-    time_budget: Optional[float] = None  # seconds of training, summed over resumes; None with max_steps None = 300
-    val_fraction: float = 0.1  # the last 10% of the text, as nanoGPT splits tinyshakespeare
-    val_every: int = 250  # validate (and keep the best checkpoint) every N updates
-    checkpoint_every: int = 250  # write last/ every N updates, so a crash loses little
-    seed: int = 0  # same seed, same machine -> same model
-    resume: bool = False  # continue the run in `out` exactly where its last checkpoint stopped
-    progress: Optional[bool] = None  # progress bar; None = only on a terminal
+    """Everything ``rnnkit train lm`` does, with its defaults; each field's ``help`` is its CLI help.
+
+    The run is defined by its number of updates, so the same recipe and seed give the same model on
+    any machine, busy or quiet (the time budget is only a cap).
+    """
+
+    text: Optional[str] = field(default=None, metadata=_help(
+        "UTF-8 text file to learn; default: the Python reference manual's help text (ships with Python)."))
+    out: str = field(default="runs/lm", metadata=_help(
+        "Run folder: model, vocabulary, settings, logs, plot, checkpoints."))
+    level: str = field(default="char", metadata=_help(
+        "Tokens: char, word or bpe (bpe needs pip install 'rnnkit[bpe]'); characters need no unknown tokens."))
+    cell: str = field(default="lstm", metadata=_help("lstm, gru or rnn."))
+    embedding_size: int = field(default=64, metadata=_help(
+        "Token embedding size (characters carry little meaning each: a small embedding suffices)."))
+    hidden_size: int = field(default=256, metadata=_help(
+        "Hidden units per layer (2x256 is the size a 2-core CPU trains well in minutes)."))
+    num_layers: int = field(default=2, metadata=_help(
+        "Stacked recurrent layers (two beat one at the same parameter count for characters)."))
+    dropout: Optional[float] = field(default=None, metadata=_help(
+        "Dropout on embeddings, between layers and before the output; default: by the run's length in tokens "
+        "(none for short runs, which do not overfit; more for long ones)."))
+    bptt: int = field(default=64, metadata=_help(
+        "Truncated BPTT length: steps per update; the state is carried across chunks."))
+    batch_size: int = field(default=16, metadata=_help(
+        "Parallel text streams. 16 streams of 64 steps learn faster per second than 32 of 128 on a CPU: "
+        "four times the updates at the same tokens per second (docs/language_models.md)."))
+    lr: Optional[float] = field(default=None, metadata=_help(
+        "Peak learning rate (Adam, cosine schedule over the updates); default: by the run's length in tokens."))
+    min_lr_ratio: float = field(default=0.05, metadata=_help(
+        "The cosine ends at lr times this: annealing gains the last few hundredths of a nat."))
+    max_steps: int = field(default=2000, metadata=_help(
+        "Updates to train; the schedule and the default dropout and lr follow them. The default 2,000 takes "
+        "about 2.5 minutes on a quiet 2-core CPU."))
+    time_budget: Optional[float] = field(default=None, metadata=_help(
+        "Optional cap in seconds of training (summed over resumes): the run stops there even if updates "
+        "are left (the learning rate will not have annealed: prefer a smaller --max-steps)."))
+    val_fraction: float = field(default=0.1, metadata=_help(
+        "Share of the text held out at its end for validation (nanoGPT's split of tinyshakespeare)."))
+    val_every: int = field(default=250, metadata=_help("Validate (and keep the best checkpoint) every N updates."))
+    checkpoint_every: int = field(default=250, metadata=_help(
+        "Write a checkpoint (last/) every N updates, so a crash loses little."))
+    seed: int = field(default=0, metadata=_help("Random seed (>= 0): the same seed gives the same model."))
+    threads: Optional[int] = field(default=None, metadata=_help(
+        "CPU threads; default: the cores other programs leave free, re-read as the run goes (a thread that "
+        "shares its core with another program stalls the others)."))
+    resume: bool = field(default=False, metadata=_help(
+        "Continue the run in --out exactly where it stopped, with the settings it was started with (saved in "
+        "run_settings.json); only how long it runs and how often it validates and checkpoints may change."))
+    progress: Optional[bool] = field(default=None, metadata=_help("Progress bar; default: only on a terminal."))
 
     def __post_init__(self) -> None:
         choice("level", self.level, TOKENIZERS)
-        for name in ("bptt", "batch_size", "val_every", "checkpoint_every"):
+        for name in ("embedding_size", "hidden_size", "num_layers", "bptt", "batch_size", "max_steps", "val_every",
+                     "checkpoint_every"):
             positive_int(name, getattr(self, name))
-        optional(positive_int, "max_steps", self.max_steps)
         optional(positive_float, "time_budget", self.time_budget)
         in_range("val_fraction", self.val_fraction, 0, 1, low_open=True, high_open=True)
         optional(positive_float, "lr", self.lr)
+        optional(in_range, "dropout", self.dropout, 0.0, 1.0, high_open=True)
         non_negative_int("seed", self.seed)
-        if self.max_steps is None and self.time_budget is None:
-            self.time_budget = DEFAULT_TIME_BUDGET
-        hidden, dropout, lr = sized_for_budget(self.time_budget, self.max_steps, self.batch_size * self.bptt)
-        self.hidden_size = hidden if self.hidden_size is None else self.hidden_size
+        optional(positive_int, "threads", self.threads)
+        dropout, lr = sized_for_tokens(self.max_steps * self.batch_size * self.bptt)
         self.dropout = dropout if self.dropout is None else self.dropout
         self.lr = lr if self.lr is None else self.lr
 
 
-# Measured on a 2-core CPU (docs/language_models.md): a 2x256 LSTM sees ~12-16k characters a second;
-# without dropout it learns fastest over the first ~8M characters and then overfits a 1 MB corpus,
-# so longer runs get more dropout; a short run anneals early, so it starts from a higher peak.
-# (A 2x512 model is three times slower: on two cores it does not catch up within 30 minutes.)
-REFERENCE_TOKENS_PER_SECOND = 13_500.0  # converts a step limit into the seconds the thresholds were measured in
+# Measured on this project's 2-core CPUs (docs/language_models.md): without dropout a 2x256 character
+# LSTM learns fastest over the first ~8M tokens and then overfits a 1 MB corpus, so longer runs get
+# dropout; a short run anneals early, so it starts from a higher peak.
+SIZING = ((8_000_000, 0.0, 4e-3), (16_000_000, 0.1, 2e-3), (float("inf"), 0.2, 2e-3))  # (tokens below, dropout, lr)
 
 
-def sized_for_budget(time_budget: Optional[float], max_steps: Optional[int] = None,
-                     tokens_per_step: int = 32 * 128) -> tuple:
-    """``(hidden_size, dropout, lr)`` for a run of ``time_budget`` seconds or ``max_steps`` updates.
-
-    The run's length is the time budget, or the time ``max_steps`` updates of ``tokens_per_step``
-    tokens take at the measured ~13.5k tokens a second, whichever is shorter: under 10 minutes
-    (about 8M tokens) no dropout and a peak of 4e-3; under 20 minutes dropout 0.1, else 0.2, at 2e-3.
-    """
-    seconds = math.inf if time_budget is None else float(time_budget)
-    if max_steps is not None:
-        seconds = min(seconds, max_steps * tokens_per_step / REFERENCE_TOKENS_PER_SECOND)
-    if seconds < 600:
-        return 256, 0.0, 4e-3
-    if seconds < 1200:
-        return 256, 0.1, 2e-3
-    return 256, 0.2, 2e-3
+def sized_for_tokens(tokens: int) -> tuple:
+    """``(dropout, lr)`` for a run that trains on ``tokens`` tokens (updates x batch x bptt): under
+    8M no dropout and a peak of 4e-3; under 16M dropout 0.1, else 0.2, at 2e-3."""
+    for below, dropout, lr in SIZING:
+        if tokens < below:
+            return dropout, lr
+    raise AssertionError("unreachable: the last threshold is infinite")
 
 
 # ---- the run's own settings, for --resume -----------------------------------------------------
@@ -186,22 +208,15 @@ def _check_changes(out, saved: Dict[str, Any], given: Dict[str, Any]) -> None:
     given = {k: (_resolved(v) if k == "text" else v) for k, v in given.items()}
     check_resume(saved, given, str(out), label=_option, show=_show,
                  how_to="resume without them (the run keeps its own settings) or start a new run in another "
-                        f"--out; only {', '.join(_option(n) for n in _MAY_CHANGE)} may change on --resume "
-                        "(the time budget may only grow)")
-    budget, before = given.get("time_budget"), saved.get("time_budget")
-    if budget is not None and before is not None and budget < before:
-        raise ResumeConflict(
-            f"--time-budget {_show('time_budget', budget)} would shorten the run in {out}, which was started "
-            f"with --time-budget {_show('time_budget', before)}; on --resume the time budget can only be raised",
-            [Conflict("time_budget", before, budget)])
+                        f"--out; only {', '.join(_option(n) for n in _MAY_CHANGE)} may change on --resume")
 
 
-def resume_recipe(out, progress: Optional[bool] = None, **changes) -> Optional[LanguageModelRecipe]:
+def resume_recipe(out, progress: Optional[bool] = None, threads: Optional[int] = None,
+                  **changes) -> Optional[LanguageModelRecipe]:
     """The recipe of the run saved in ``out``, with ``changes`` applied; None when ``out`` holds none.
 
     ``changes`` are the options given again on resume. Those in
-    :data:`~rnnkit.training.resume.RESUME_MAY_CHANGE` replace the saved value (a time budget may
-    only grow); any other must equal the saved value, or :class:`~rnnkit.training.resume.
+    :data:`~rnnkit.training.resume.RESUME_MAY_CHANGE` replace the saved value; any other must equal the saved value, or :class:`~rnnkit.training.resume.
     ResumeConflict` names the option, the saved value and the given one. The text may be given at
     another path if it is the same text.
     """
@@ -212,7 +227,7 @@ def resume_recipe(out, progress: Optional[bool] = None, **changes) -> Optional[L
     known = {f.name for f in fields(LanguageModelRecipe)} - set(_NOT_SAVED)
     unknown = sorted(set(changes) - known)
     if unknown:
-        raise TypeError(f"resume_recipe() got unknown options {unknown}")
+        raise InvalidTypeError(f"resume_recipe() got unknown options {unknown}")
     changes = dict(changes)
     if ("text" in changes and _resolved(changes["text"]) != _resolved(saved.get("text"))
             and _is_saved_text(doc, changes["text"])):
@@ -221,9 +236,11 @@ def resume_recipe(out, progress: Optional[bool] = None, **changes) -> Optional[L
     saved.update({name: value for name, value in changes.items() if name in _MAY_CHANGE})
     if saved.get("text") is not None:
         saved["text"] = _resolved(saved["text"])
-    if saved.get("max_steps") is None and saved.get("time_budget") is None:
-        saved["time_budget"] = DEFAULT_TIME_BUDGET
-    return LanguageModelRecipe(**saved, out=str(out), resume=True, progress=progress)
+    if saved.get("max_steps") is None:
+        raise InvalidValueError(
+            f"the run in {out} was started by an older rnnkit whose runs were defined by time (no --max-steps); "
+            "this rnnkit defines runs by updates and cannot continue its schedule: start a new run")
+    return LanguageModelRecipe(**saved, out=str(out), resume=True, progress=progress, threads=threads)
 
 
 def _is_saved_text(doc: Dict[str, Any], path: Optional[str]) -> bool:
@@ -325,8 +342,8 @@ def train_language_model(recipe: LanguageModelRecipe, log: Callable[[str], None]
     )
     model = LanguageModel(config, vocab)
     train_config = TrainConfig(
-        max_steps=_NO_STEP_LIMIT if recipe.max_steps is None else recipe.max_steps,
-        time_budget=recipe.time_budget, bptt=recipe.bptt, optimizer="adam",
+        max_steps=recipe.max_steps, time_budget=recipe.time_budget, anneal_over_time=False, bptt=recipe.bptt,
+        optimizer="adam", threads=recipe.threads,
         lr=recipe.lr, schedule="cosine", min_lr_ratio=recipe.min_lr_ratio, clip_norm=1.0,
         val_every=recipe.val_every, checkpoint_every=recipe.checkpoint_every, out_dir=str(out),
         resume=recipe.resume and has_checkpoint, seed=recipe.seed, throughput_unit="tokens", log_every=25,
@@ -334,13 +351,13 @@ def train_language_model(recipe: LanguageModelRecipe, log: Callable[[str], None]
     )
     start = time.perf_counter()
     trainer = Trainer(model, train_config, step_fn=lm_step)
-    length = [f"{recipe.time_budget:g} s" if recipe.time_budget is not None else None,
-              f"{recipe.max_steps:,} updates" if recipe.max_steps is not None else None]
+    length = f"{recipe.max_steps:,} updates" + ("" if recipe.time_budget is None else
+                                               f" (at most {recipe.time_budget:g} s)")
     log(f"training a {recipe.num_layers}x{recipe.hidden_size} {recipe.cell.upper()} on "
         f"{'the default corpus (Python reference manual)' if recipe.text is None else recipe.text}: "
         f"{train_ids.numel():,} training and {val_ids.numel():,} validation {vocab.tokenizer.unit}s, "
         f"vocabulary {len(vocab)}; dropout {recipe.dropout:g}, lr {recipe.lr:g}, "
-        f"for {' or '.join(x for x in length if x)}")
+        f"for {length}")
     trainer.fit(train_data, val_data)
     elapsed = time.perf_counter() - start
 
@@ -348,9 +365,12 @@ def train_language_model(recipe: LanguageModelRecipe, log: Callable[[str], None]
     if best is not None and trainer.history:  # validated in this run (or the one it resumed): best/ is ours
         load_model_weights(best, model)  # ship the best validated weights
     model.save_pretrained(out, vocab)
+    if trainer.step < recipe.max_steps:
+        warn(f"stopped by --time-budget after {trainer.step:,} of {recipe.max_steps:,} updates: the learning rate "
+             f"had not annealed; for a shorter run give a smaller --max-steps")
     val = None
     if val_data is not None:
-        val = score_ids(model, val_ids, val_text)
+        val = score_ids(model, val_ids, val_text, threads=recipe.threads)
     plot = _plot(out, recipe, warn)
     summary = {
         "steps": trainer.step, "seconds": round(elapsed, 1), "train_seconds": round(trainer.train_seconds, 1),
@@ -419,14 +439,16 @@ def _predicted_characters(vocab: Vocabulary, text: str, ids: torch.Tensor) -> in
     return max(1, len(text) - (at + len(first) if at >= 0 else 1))
 
 
-def score_ids(model: LanguageModel, ids: torch.Tensor, text: str) -> Dict[str, float]:
+def score_ids(model: LanguageModel, ids: torch.Tensor, text: str, threads: Optional[int] = None) -> Dict[str, float]:
     """Loss, bits per token, bits per character and perplexity of ``ids``, the encoding of ``text``.
 
     Bits per character divide the total loss by the characters the predicted tokens cover, so a
     word or BPE model's figure compares with a character model's (for a character model the two
-    are equal).
+    are equal). ``threads``: CPU threads (default: the cores other programs leave free; a batch-1
+    pass on a team that shares a core with another program can slow a hundredfold).
     """
-    total, count = _total_nats(model, ids)
+    with ThreadGovernor(threads):
+        total, count = _total_nats(model, ids)
     loss = total / count
     vocab = model.vocab
     per_character = vocab is None or vocab.tokenizer.tokens_are_characters
@@ -435,7 +457,8 @@ def score_ids(model: LanguageModel, ids: torch.Tensor, text: str) -> Dict[str, f
             "bits_per_character": total / chars / math.log(2), "perplexity": math.exp(loss)}
 
 
-def evaluate_language_model(model_dir: str, text_path: Optional[str] = None) -> Dict[str, Any]:
+def evaluate_language_model(model_dir: str, text_path: Optional[str] = None,
+                            threads: Optional[int] = None) -> Dict[str, Any]:
     """Loss (nats per token), bits per token and character, and perplexity of the model in ``model_dir``.
 
     With ``text_path`` the whole file is scored. Without it, the validation part of the text the
@@ -467,5 +490,5 @@ def evaluate_language_model(model_dir: str, text_path: Optional[str] = None) -> 
         ids = _encode(model.vocab, text)  # as in training: symbols dropped from the vocabulary are <unk>
     else:
         ids = torch.tensor(model.vocab.encode(text, unknown="replace"), dtype=torch.long)  # warns naming unknowns
-    result = score_ids(model, ids, text)
+    result = score_ids(model, ids, text, threads=threads)
     return {"text": what, "level": model.vocab.level, "unit": model.vocab.tokenizer.unit, **result}

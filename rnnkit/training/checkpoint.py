@@ -41,6 +41,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import load_model, save, save_model
 from torch import Tensor, nn
 
+from .._checks import FileFormatError, InvalidValueError
 from ..data.atomic import atomic_write, fsync_dir, write_synced
 
 PathLike = Union[str, Path]
@@ -52,7 +53,7 @@ __all__ = ["atomic_write_bytes", "save_checkpoint", "load_model_weights", "load_
            "find_checkpoint", "capture_rng", "restore_rng", "encode_tree", "decode_tree", "CheckpointError"]
 
 
-class CheckpointError(ValueError):
+class CheckpointError(FileFormatError):
     """A checkpoint is missing, damaged, or not in our safe format."""
 
 
@@ -160,7 +161,7 @@ def save_checkpoint(folder: PathLike, model: nn.Module, training_state: Optional
     folder = Path(folder)
     for name, p in model.state_dict().items():
         if p.is_floating_point() and not bool(torch.isfinite(p).all()):
-            raise ValueError(f"refusing to write a checkpoint to {folder}: parameter {name!r} is not finite")
+            raise InvalidValueError(f"refusing to write a checkpoint to {folder}: parameter {name!r} is not finite")
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     tmp.mkdir()

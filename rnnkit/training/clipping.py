@@ -16,6 +16,8 @@ from typing import Iterable, List, Optional
 import torch
 from torch import Tensor, nn
 
+from .._checks import InvalidValueError
+
 
 def global_grad_norm(params: Iterable[nn.Parameter]) -> Tensor:
     """``||g||_2`` over every parameter that has a gradient (0 if none); inf/nan if any is non-finite."""
@@ -31,7 +33,7 @@ def clip_gradients(
     """Clip gradients in place; returns the global L2 norm measured before clipping."""
     for name, v in (("clip_norm", clip_norm), ("clip_value", clip_value)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0):
-            raise ValueError(f"{name} must be None or a number > 0, got {v!r}")
+            raise InvalidValueError(f"{name} must be None or a number > 0, got {v!r}")
     params: List[nn.Parameter] = [p for p in params if p.grad is not None]
     norm = global_grad_norm(params)
     if clip_value is not None:

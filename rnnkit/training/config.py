@@ -49,7 +49,9 @@ class TrainConfig:
     # ---- length of the run -------------------------------------------------------------------
     max_steps: int = 1000  # optimizer updates to run (one per batch, or one per chunk under TBPTT)
     max_epochs: Optional[int] = None  # stop earlier after this many passes over the data, if set
-    time_budget: Optional[float] = None  # stop after this many seconds of updates (summed over resumes); cosine anneals over it
+    time_budget: Optional[float] = None  # stop after this many seconds of updates (summed over resumes)
+    anneal_over_time: bool = True  # cosine with a time_budget: also anneal by the clock, so a run cut by time ends
+    #                                cold; False: by updates only, so the same run gives the same weights anywhere
     # ---- data --------------------------------------------------------------------------------
     batch_size: int = 32  # per process, used when the Trainer wraps a plain Dataset itself
     shuffle: bool = True  # reshuffle a plain Dataset each epoch; the order is drawn from `seed`
@@ -104,6 +106,8 @@ class TrainConfig:
     seed: int = 0  # seeds python, numpy, torch and the data order; same seed, same machine -> same weights
     precision: str = "fp32"  # fp32; bf16 (autocast, any device); fp16 (autocast + GradScaler, CUDA only)
     accelerator: str = "auto"  # "cpu", "cuda" or "auto" (cuda if available)
+    threads: Optional[int] = None  # CPU threads; None: the cores other programs leave free, re-read as the run goes
+    #                                (a 2-thread team on a core shared with another program collapses: threads.py)
     devices: int = 1  # processes for data parallel training (DDP through Lightning Fabric) when > 1
     # ---- logging -----------------------------------------------------------------------------
     log_every: int = 10  # write a CSV row (and a TensorBoard point) every N updates
@@ -174,8 +178,9 @@ class TrainConfig:
         self.seed = non_negative_int("seed", self.seed)
         self.devices = positive_int("devices", self.devices)
         self.log_every = positive_int("log_every", self.log_every)
+        self.threads = optional(positive_int, "threads", self.threads)
         for name in ("shuffle", "drop_last", "resume", "detect_anomaly", "tensorboard", "val_at_start", "restore_best",
-                     "trainable_only"):
+                     "trainable_only", "anneal_over_time"):
             boolean(name, getattr(self, name))
         optional(boolean, "progress", self.progress)
 

@@ -29,20 +29,22 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torch.utils.data import default_collate
 
+from .._checks import InvalidTypeError, InvalidValueError
+
 __all__ = ["ShuffledBatches", "StreamDataset"]
 
 
 class _Source:
     def __init__(self, seed: int) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+            raise InvalidValueError(f"seed must be an int >= 0, got {seed!r}")
         self.generator = torch.Generator().manual_seed(seed)
         self._epoch_start = self.generator.get_state()
         self.rank, self.world_size = 0, 1
 
     def shard(self, rank: int, world_size: int) -> None:
         if not (0 <= rank < world_size):
-            raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank!r}")
+            raise InvalidValueError(f"rank must be in [0, world_size={world_size}), got {rank!r}")
         self.rank, self.world_size = rank, world_size
 
     def state_dict(self) -> dict:
@@ -51,7 +53,7 @@ class _Source:
     def load_state_dict(self, state: dict) -> None:
         g = state.get("generator") if isinstance(state, dict) else None
         if not isinstance(g, Tensor) or g.dtype != torch.uint8:
-            raise ValueError(f"a data source state must hold a uint8 'generator' tensor, got {state!r:.200}")
+            raise InvalidValueError(f"a data source state must hold a uint8 'generator' tensor, got {state!r:.200}")
         self.generator.set_state(g.clone())
         self._epoch_start = g.clone()
 
@@ -83,11 +85,11 @@ class ShuffledBatches(_Source):
     ) -> None:
         super().__init__(seed)
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
-            raise TypeError(f"dataset must be map-style (__len__ and __getitem__), got {type(dataset).__name__}")
+            raise InvalidTypeError(f"dataset must be map-style (__len__ and __getitem__), got {type(dataset).__name__}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+            raise InvalidValueError(f"batch_size must be a positive int, got {batch_size!r}")
         if len(dataset) == 0:
-            raise ValueError("dataset is empty: it has no samples to train on")
+            raise InvalidValueError("dataset is empty: it has no samples to train on")
         self.dataset, self.batch_size, self.shuffle = dataset, batch_size, bool(shuffle)
         self.collate_fn = collate_fn if collate_fn is not None else default_collate
         self.drop_last = bool(drop_last)
@@ -140,22 +142,22 @@ class StreamDataset(_Source):
     ) -> None:
         super().__init__(0)
         if not isinstance(inputs, Tensor) or inputs.dim() < 2:
-            raise ValueError(f"inputs must be a tensor (B, T, ...), got {_describe(inputs)}")
+            raise InvalidValueError(f"inputs must be a tensor (B, T, ...), got {_describe(inputs)}")
         if targets is None:
             if inputs.shape[1] < 2:
-                raise ValueError(f"next-step targets need T >= 2 steps, got inputs of shape {tuple(inputs.shape)}")
+                raise InvalidValueError(f"next-step targets need T >= 2 steps, got inputs of shape {tuple(inputs.shape)}")
             x, y = inputs[:, :-1], inputs[:, 1:]
             reset = None if reset is None else reset[:, :-1]
         else:
             if not isinstance(targets, Tensor) or targets.shape[:2] != inputs.shape[:2]:
-                raise ValueError(
+                raise InvalidValueError(
                     f"targets must be a tensor whose first two dims match inputs {tuple(inputs.shape[:2])}, "
                     f"got {_describe(targets)}"
                 )
             x, y = inputs, targets
         if reset is not None and (not isinstance(reset, Tensor) or reset.dtype != torch.bool
                                   or tuple(reset.shape) != tuple(x.shape[:2])):
-            raise ValueError(f"reset must be a bool tensor of shape {tuple(x.shape[:2])}, got {_describe(reset)}")
+            raise InvalidValueError(f"reset must be a bool tensor of shape {tuple(x.shape[:2])}, got {_describe(reset)}")
         self.x, self.y, self.reset = x, y, reset
         self._layout: Optional[Callable[[torch.Generator], tuple]] = None
         self.bptt: Optional[int] = None
@@ -183,23 +185,23 @@ class StreamDataset(_Source):
         of length ``n`` gives ``n - 1`` next-step pairs.
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+            raise InvalidValueError(f"batch_size must be a positive int, got {batch_size!r}")
         if isinstance(bptt, bool) or not isinstance(bptt, int) or bptt < 1:
-            raise ValueError(f"bptt must be a positive int, got {bptt!r}")
+            raise InvalidValueError(f"bptt must be a positive int, got {bptt!r}")
         seqs = list(sequences)
         if not seqs or not all(isinstance(s, Tensor) and s.dim() >= 1 for s in seqs):
-            raise ValueError("sequences must be a non-empty list of tensors (T_i, ...)")
+            raise InvalidValueError("sequences must be a non-empty list of tensors (T_i, ...)")
         if targets is None:
             if any(s.shape[0] < 2 for s in seqs):
-                raise ValueError("without targets every sequence needs at least 2 steps")
+                raise InvalidValueError("without targets every sequence needs at least 2 steps")
             pairs = [(s[:-1], s[1:]) for s in seqs]
         else:
             tgts = list(targets)
             if len(tgts) != len(seqs) or any(t.shape[0] != s.shape[0] for s, t in zip(seqs, tgts)):
-                raise ValueError("targets must be a list of tensors with the same lengths as sequences")
+                raise InvalidValueError("targets must be a list of tensors with the same lengths as sequences")
             pairs = list(zip(seqs, tgts))
         if len(pairs) < batch_size:
-            raise ValueError(f"need at least batch_size={batch_size} sequences to fill the rows, got {len(pairs)}")
+            raise InvalidValueError(f"need at least batch_size={batch_size} sequences to fill the rows, got {len(pairs)}")
         self = cls(pairs[0][0].new_zeros((1, 1) + pairs[0][0].shape[1:]), pairs[0][1].new_zeros((1, 1) + pairs[0][1].shape[1:]))
         self.generator.manual_seed(seed)
         self._epoch_start = self.generator.get_state()
@@ -236,9 +238,9 @@ class StreamDataset(_Source):
 
     def set_bptt(self, bptt: int) -> None:
         if isinstance(bptt, bool) or not isinstance(bptt, int) or bptt < 1:
-            raise ValueError(f"bptt must be a positive int, got {bptt!r}")
+            raise InvalidValueError(f"bptt must be a positive int, got {bptt!r}")
         if self.bptt is not None and self.bptt != bptt:
-            raise ValueError(f"this stream is already cut into chunks of bptt={self.bptt}, got bptt={bptt}")
+            raise InvalidValueError(f"this stream is already cut into chunks of bptt={self.bptt}, got bptt={bptt}")
         self.bptt = bptt
 
     def _draw(self) -> None:
@@ -248,7 +250,7 @@ class StreamDataset(_Source):
             off_boundary = self.reset.clone()
             off_boundary[:, ::self.bptt] = False
             if bool(off_boundary.any()):
-                raise ValueError(
+                raise InvalidValueError(
                     f"reset marks a sequence start inside a chunk (bptt={self.bptt}); the state can only be "
                     "reset between chunks: align sequences to multiples of bptt (see from_sequences)"
                 )
@@ -259,7 +261,7 @@ class StreamDataset(_Source):
 
     def __len__(self) -> int:
         if self.bptt is None:
-            raise ValueError("set bptt (TrainConfig.bptt or StreamDataset(bptt=...)) before using the stream")
+            raise InvalidValueError("set bptt (TrainConfig.bptt or StreamDataset(bptt=...)) before using the stream")
         return math.ceil(self.x.shape[1] / self.bptt)
 
     def _draw_peek(self) -> None:
@@ -270,10 +272,10 @@ class StreamDataset(_Source):
 
     def iter_from(self, start: int = 0) -> Iterator[Any]:
         if self.bptt is None:
-            raise ValueError("set bptt (TrainConfig.bptt or StreamDataset(bptt=...)) before iterating the stream")
+            raise InvalidValueError("set bptt (TrainConfig.bptt or StreamDataset(bptt=...)) before iterating the stream")
         k, B, W = self.bptt, self.batch_size, self.world_size
         if B % W:
-            raise ValueError(f"the stream's {B} rows cannot be split evenly over {W} processes")
+            raise InvalidValueError(f"the stream's {B} rows cannot be split evenly over {W} processes")
         rows = slice(self.rank * (B // W), (self.rank + 1) * (B // W))
         for j in range(start, len(self)):
             x = self.x[rows, j * k:(j + 1) * k]

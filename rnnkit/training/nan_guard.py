@@ -16,10 +16,12 @@ from typing import Dict, Optional
 import torch
 from torch import Tensor
 
+from .._checks import InvalidValueError, UserError
+
 __all__ = ["NonFiniteError", "NonFiniteGuard", "NonFiniteWarning"]
 
 
-class NonFiniteError(RuntimeError):
+class NonFiniteError(UserError, RuntimeError):
     """Too many consecutive updates with a non-finite loss or gradient."""
 
 
@@ -30,7 +32,7 @@ class NonFiniteWarning(RuntimeWarning):
 class NonFiniteGuard:
     def __init__(self, max_consecutive: int = 5) -> None:
         if isinstance(max_consecutive, bool) or not isinstance(max_consecutive, int) or max_consecutive < 1:
-            raise ValueError(f"max_consecutive must be a positive int, got {max_consecutive!r}")
+            raise InvalidValueError(f"max_consecutive must be a positive int, got {max_consecutive!r}")
         self.max_consecutive = max_consecutive
         self.consecutive = 0  # bad updates in a row, now
         self.total = 0  # bad updates in the whole run

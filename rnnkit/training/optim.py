@@ -13,9 +13,11 @@ Schedules give the learning rate after ``s`` completed updates as ``lr_s = lr * 
 * step:     ``f(s) = gamma ** floor((s - W) / step_size)``
 * cosine:   ``p = min(1, (s - W) / max(1, S - W))`` with ``S = max_steps``;
   ``f(s) = m + (1 - m) * (1 + cos(pi * p)) / 2`` with ``m = min_lr_ratio``. With a
-  ``time_budget`` B, progress is ``p = max(p_steps, t / B)``, ``t`` the seconds of training so far:
-  the schedule anneals by whichever ends first, so a run cut by its time budget still ends cold.
-  (Time makes such a run resumable but not bitwise reproducible.)
+  ``time_budget`` B and ``anneal_over_time`` (the default), progress is ``p = max(p_steps, t / B)``,
+  ``t`` the seconds of training so far: the schedule anneals by whichever ends first, so a run cut
+  by its time budget still ends cold. (Time makes such a run resumable but not bitwise
+  reproducible; with ``anneal_over_time=False`` the schedule follows updates only and the time
+  budget just stops the run.)
 * plateau:  ``torch.optim.lr_scheduler.ReduceLROnPlateau``: the lr is multiplied by
   ``plateau_factor`` after ``plateau_patience`` validations without improvement of the monitored
   metric. It is stepped after each validation, not after each update (a non-finite metric counts as
@@ -35,6 +37,7 @@ from typing import Callable, Iterable, Optional
 import torch
 from torch import nn
 
+from .._checks import InvalidValueError
 from .config import TrainConfig
 
 
@@ -42,7 +45,7 @@ def build_optimizer(params: Iterable[nn.Parameter], config: TrainConfig) -> torc
     """The optimizer named by ``config.optimizer`` over ``params``."""
     params = [p for p in params if p.requires_grad]
     if not params:
-        raise ValueError("the model has no parameters that require gradients; nothing to train")
+        raise InvalidValueError("the model has no parameters that require gradients; nothing to train")
     name, lr, wd = config.optimizer, config.lr, config.weight_decay
     if name in ("adam", "adamw"):
         cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
@@ -59,7 +62,7 @@ def build_optimizer(params: Iterable[nn.Parameter], config: TrainConfig) -> torc
         return torch.optim.RMSprop(params, lr=lr, momentum=config.momentum, eps=config.eps, weight_decay=wd)
     if name == "adagrad":
         return torch.optim.Adagrad(params, lr=lr, eps=config.eps, weight_decay=wd)
-    raise ValueError(f"optimizer must be one of adam, adamw, sgd, rmsprop, adagrad, got {name!r}")
+    raise InvalidValueError(f"optimizer must be one of adam, adamw, sgd, rmsprop, adagrad, got {name!r}")
 
 
 def _fusable(params) -> bool:
@@ -85,11 +88,11 @@ def lr_factor(config: TrainConfig, clock: Optional[Callable[[], float]] = None) 
             return config.gamma ** ((s - warmup) // config.step_size)
         if kind == "cosine":
             p = min(1.0, (s - warmup) / max(1, config.max_steps - warmup))
-            if config.time_budget is not None and clock is not None:
+            if config.time_budget is not None and config.anneal_over_time and clock is not None:
                 p = max(p, min(1.0, clock() / config.time_budget))
             m = config.min_lr_ratio
             return m + (1 - m) * 0.5 * (1.0 + math.cos(math.pi * p))
-        raise ValueError(f"lr_factor has no formula for schedule {kind!r}")
+        raise InvalidValueError(f"lr_factor has no formula for schedule {kind!r}")
 
     return f
 

@@ -21,8 +21,9 @@ RESUME_MAY_CHANGE = frozenset({
     # how long the run goes on
     "max_steps", "max_epochs", "time_budget",
     # when it validates, saves and logs, and where
-    "val_every", "checkpoint_every", "log_every", "out_dir", "out", "resume",
-    "early_stopping_patience", "monitor", "monitor_mode",  # a changed monitor forgets the best value so far
+    "val_every", "val_every_epochs", "checkpoint_every", "checkpoint_every_epochs", "log_every", "out_dir", "out",
+    "resume", "early_stopping_patience", "min_delta",
+    "monitor", "monitor_mode",  # a changed monitor forgets the best value so far
     # act from the next update on; the saved state stays valid
     "clip_norm", "clip_value", "max_bad_steps", "detect_anomaly", "accelerator", "threads",
     # reporting only

@@ -35,6 +35,8 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from .._checks import InvalidTypeError, InvalidValueError
+
 State = Any  # a tensor, or a (nested) tuple/list/dict of tensors, or None
 
 __all__ = ["detach_state", "reset_state", "state_is_finite", "split_time", "WindowedTBPTT"]
@@ -50,7 +52,7 @@ def detach_state(state: State) -> State:
         return type(state)(detach_state(s) for s in state)
     if isinstance(state, dict):
         return {k: detach_state(v) for k, v in state.items()}
-    raise TypeError(f"state must be a tensor or a nested tuple/list/dict of tensors, got {type(state).__name__}")
+    raise InvalidTypeError(f"state must be a tensor or a nested tuple/list/dict of tensors, got {type(state).__name__}")
 
 
 def reset_state(state: State, reset: Optional[Tensor], batch_dim: int = 1) -> State:
@@ -62,12 +64,12 @@ def reset_state(state: State, reset: Optional[Tensor], batch_dim: int = 1) -> St
     if state is None or reset is None:
         return state
     if not isinstance(reset, Tensor) or reset.dim() != 1 or reset.dtype != torch.bool:
-        raise TypeError(f"reset must be a 1-D bool tensor (B,), got {_describe(reset)}")
+        raise InvalidTypeError(f"reset must be a 1-D bool tensor (B,), got {_describe(reset)}")
     if not bool(reset.any()):
         return state
     if isinstance(state, Tensor):
         if state.dim() <= batch_dim or state.shape[batch_dim] != reset.shape[0]:
-            raise ValueError(
+            raise InvalidValueError(
                 f"a state tensor of shape {tuple(state.shape)} has no batch dim {batch_dim} of size "
                 f"{reset.shape[0]} (the reset mask's length)"
             )
@@ -78,7 +80,7 @@ def reset_state(state: State, reset: Optional[Tensor], batch_dim: int = 1) -> St
         return type(state)(reset_state(s, reset, batch_dim) for s in state)
     if isinstance(state, dict):
         return {k: reset_state(v, reset, batch_dim) for k, v in state.items()}
-    raise TypeError(f"state must be a tensor or a nested tuple/list/dict of tensors, got {type(state).__name__}")
+    raise InvalidTypeError(f"state must be a tensor or a nested tuple/list/dict of tensors, got {type(state).__name__}")
 
 
 def state_is_finite(state: State) -> bool:
@@ -94,9 +96,9 @@ def state_is_finite(state: State) -> bool:
 def split_time(x: Tensor, k: int, dim: int = 1) -> List[Tensor]:
     """Cut ``x`` into chunks of ``k`` steps along ``dim`` (the last chunk may be shorter)."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+        raise InvalidValueError(f"k must be a positive int, got {k!r}")
     if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        raise InvalidTypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     return list(torch.split(x, k, dim=dim))
 
 
@@ -111,7 +113,7 @@ class WindowedTBPTT:
 
     def __init__(self, window: int = 1, batch_dim: int = 1) -> None:
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-            raise ValueError(f"window (k1 / k2) must be a positive int, got {window!r}")
+            raise InvalidValueError(f"window (k1 / k2) must be a positive int, got {window!r}")
         self.window = window
         self.batch_dim = batch_dim
         self.start_state: State = None  # detached state at the start of the kept chunks
@@ -129,7 +131,7 @@ class WindowedTBPTT:
             state = reset_state(state, past_reset, self.batch_dim)
             out = step_fn(model, past_chunk, state)
             if not (isinstance(out, (tuple, list)) and len(out) == 2):
-                raise TypeError(
+                raise InvalidTypeError(
                     "a TBPTT step_fn must return (loss, state), got "
                     f"{type(out).__name__}{'' if not isinstance(out, (tuple, list)) else f' of length {len(out)}'}"
                 )

@@ -41,10 +41,11 @@ from typing import Callable, Optional
 
 import torch
 
-from .._checks import optional, positive_int
+from .._checks import InvalidValueError, optional, positive_int
 
 ENV_VARS = ("RNNKIT_THREADS", "OMP_NUM_THREADS")
 CHECK_EVERY_S = 5.0  # seconds between two readings of the machine's load during training
+FIRST_CHECK_S = 1.0  # the first reading of a training run, which sets the count at once
 _HEADROOM = 0.3  # a core counts as free when others use less than 70% of it
 
 
@@ -64,7 +65,7 @@ def env_threads() -> Optional[int]:
             try:
                 return positive_int(name, int(value))
             except ValueError:
-                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}") from None
+                raise InvalidValueError(f"{name} must be a whole number >= 1, got {value!r}") from None
     return None
 
 
@@ -135,50 +136,63 @@ class ThreadGovernor:
     """
 
     def __init__(self, requested: Optional[int] = None, *, check_every: float = CHECK_EVERY_S,
-                 reader: Callable[[], Optional[CpuTimes]] = read_cpu_times,
+                 reader: Optional[Callable[[], Optional[CpuTimes]]] = None,
                  note: Optional[Callable[[str], None]] = None) -> None:
         self.requested = optional(positive_int, "threads", requested)
         self.fixed = self.requested if self.requested is not None else env_threads()
         self.check_every = check_every
-        self.reader = reader
+        self.reader = reader if reader is not None else read_cpu_times
         self.note = note if note is not None else _warn
         self.cores = cpu_count()
         self.threads = torch.get_num_threads()
         self.busy_seen = 0.0  # the most cores others used over a window so far
+        self.last_busy = 0.0  # cores others used over the latest window
         self._previous: Optional[int] = None
         self._last: Optional[CpuTimes] = None
         self._pending: Optional[int] = None
         self._noted = False
+        self._first = True
         self.changes = 0  # how often the count changed during the run
 
     @property
     def adaptive(self) -> bool:
         return self.fixed is None
 
-    def start(self, probe_seconds: float = 0.2) -> int:
-        """Set the thread count for the work about to start; returns it."""
+    def start(self, probe_seconds: float = 0.0) -> int:
+        """Set the thread count for the work about to start; returns it.
+
+        With ``probe_seconds > 0`` the load is measured over that pause and the count set now (for a
+        short piece of work: an evaluation); with 0 (training) nothing waits: the first
+        :meth:`tick` after ``FIRST_CHECK_S`` seconds sets it.
+        """
         self._previous = torch.get_num_threads()
+        self._first = True
         if not self.adaptive:
             self._set(self.fixed)
             return self.threads
         first = self.reader()
         if first is None:  # no /proc: torch's default stands
             return self.threads
-        time.sleep(probe_seconds)
-        self._last = self.reader()
-        self._decide(first, self._last, immediately=True)
+        self._last = first
+        if probe_seconds > 0:
+            time.sleep(probe_seconds)
+            self._last = self.reader()
+            self._decide(first, self._last, immediately=True)
+            self._first = False
         return self.threads
 
     def tick(self) -> None:
-        """Re-read the machine's load if ``check_every`` seconds have passed; adapt after two
-        windows that agree."""
+        """Re-read the machine's load if ``check_every`` seconds have passed (``FIRST_CHECK_S`` the
+        first time, which decides at once); later changes need two windows that agree."""
         if not self.adaptive or self._last is None:
             return
-        if time.monotonic() - self._last.wall < self.check_every:
+        wait = min(FIRST_CHECK_S, self.check_every) if self._first else self.check_every
+        if time.monotonic() - self._last.wall < wait:
             return
         now = self.reader()
         if now is not None:
-            self._decide(self._last, now, immediately=False)
+            self._decide(self._last, now, immediately=self._first)
+            self._first = False
             self._last = now
 
     def stop(self) -> None:
@@ -188,7 +202,7 @@ class ThreadGovernor:
         self._previous = None
 
     def __enter__(self) -> "ThreadGovernor":
-        self.start()
+        self.start(probe_seconds=0.2)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -196,6 +210,7 @@ class ThreadGovernor:
 
     def _decide(self, before: CpuTimes, after: CpuTimes, immediately: bool) -> None:
         busy = others_busy(before, after)
+        self.last_busy = busy
         self.busy_seen = max(self.busy_seen, busy)
         target = threads_for(self.cores - busy, self.cores)
         if target < self.cores and not self._noted:

@@ -57,6 +57,7 @@ from .nan_guard import NonFiniteGuard
 from .optim import build_optimizer, build_scheduler
 from .resume import check_resume
 from .scheduled_sampling import TeacherForcing
+from .threads import ThreadGovernor
 from .tbptt import WindowedTBPTT, reset_state, state_is_finite
 
 __all__ = ["Trainer", "seed_everything"]
@@ -104,16 +105,16 @@ class Trainer:
         settings: Optional[Mapping[str, Any]] = None,
     ) -> None:
         if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+            raise InvalidTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         config = config if config is not None else TrainConfig()
         if not isinstance(config, TrainConfig):
-            raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+            raise InvalidTypeError(f"config must be a TrainConfig, got {type(config).__name__}")
         if step_fn is None:
             if not callable(getattr(model, "training_step", None)):
-                raise ValueError("give a step_fn, or a model with a training_step method")
+                raise InvalidValueError("give a step_fn, or a model with a training_step method")
             step_fn = lambda m, *args: _unwrap(m).training_step(*args)  # noqa: E731
         if teacher_forcing is not None and not isinstance(teacher_forcing, TeacherForcing):
-            raise TypeError(f"teacher_forcing must be a TeacherForcing, got {type(teacher_forcing).__name__}")
+            raise InvalidTypeError(f"teacher_forcing must be a TeacherForcing, got {type(teacher_forcing).__name__}")
         self.model, self.config, self.step_fn, self.eval_fn = model, config, step_fn, eval_fn
         self.collate_fn, self.teacher_forcing, self.callbacks = collate_fn, teacher_forcing, list(callbacks)
         if settings is not None and not isinstance(settings, Mapping):
@@ -133,6 +134,10 @@ class Trainer:
         self.best_weights: Optional[Dict[str, Tensor]] = None  # restore_best: a copy of the best validated weights
         self.resumed_at: Optional[Dict[str, int]] = None  # {"step", "epoch"} of the checkpoint this run resumed
         self._window = LogWindow()  # updates since the last train-log row
+        self.governor: Optional[ThreadGovernor] = None  # CPU threads for the run (see threads.py)
+        self._best_throughput = 0.0  # the fastest train-log row so far, to notice a collapse
+        self._rows_seen = 0
+        self._slow_warned = False
         self.guard = NonFiniteGuard(config.max_bad_steps)
         self.fabric = None
         self.rank, self.world_size = 0, 1
@@ -153,10 +158,10 @@ class Trainer:
         else:
             use_cuda = cfg.accelerator == "cuda" or (cfg.accelerator == "auto" and torch.cuda.is_available())
             if cfg.accelerator == "cuda" and not torch.cuda.is_available():
-                raise ValueError("accelerator='cuda' but CUDA is not available")
+                raise InvalidValueError("accelerator='cuda' but CUDA is not available")
             self.device = torch.device("cuda" if use_cuda else "cpu")
         if cfg.precision == "fp16" and self.device.type != "cuda":
-            raise ValueError(f"precision='fp16' needs a CUDA device, got device {self.device}; use 'bf16' on CPU")
+            raise InvalidValueError(f"precision='fp16' needs a CUDA device, got device {self.device}; use 'bf16' on CPU")
         self.model.to(self.device)
         self.source = self._as_source(train_data, train=True)
         self.source.shard(self.rank, self.world_size)
@@ -183,10 +188,10 @@ class Trainer:
             if cfg.bptt is not None:
                 data.set_bptt(cfg.bptt)
             elif data.bptt is None:
-                raise ValueError("a StreamDataset needs its chunk length: set TrainConfig.bptt (k)")
+                raise InvalidValueError("a StreamDataset needs its chunk length: set TrainConfig.bptt (k)")
             return data
         if cfg.bptt is not None and train:
-            raise ValueError(
+            raise InvalidValueError(
                 f"bptt={cfg.bptt} (truncated BPTT) needs the training data as a StreamDataset, got {type(data).__name__}"
             )
         if isinstance(data, ShuffledBatches):
@@ -194,7 +199,7 @@ class Trainer:
         if hasattr(data, "__len__") and hasattr(data, "__getitem__"):
             return ShuffledBatches(data, cfg.batch_size, shuffle=cfg.shuffle and train, collate_fn=self.collate_fn,
                                    drop_last=cfg.drop_last and train, seed=cfg.seed)
-        raise TypeError(
+        raise InvalidTypeError(
             f"data must be a map-style Dataset, a ShuffledBatches or a StreamDataset, got {type(data).__name__}"
         )
 
@@ -220,8 +225,11 @@ class Trainer:
         total = cfg.max_steps
         if cfg.max_epochs is not None and hasattr(self.source, "__len__"):
             total = min(total, cfg.max_epochs * len(self.source))
-        bar = ProgressBar(None if cfg.time_budget is not None else total, self.step,
+        bar = ProgressBar(total if total < _NO_STEP_LIMIT else None, self.step,
                           cfg.progress if self.rank == 0 else False, cfg.throughput_unit)
+        if self.device.type == "cpu":
+            self.governor = ThreadGovernor(cfg.threads, note=_warn_once)
+            self.governor.start()
         window = self._window  # the updates since the last train-log row (restored on resume)
         window.start = time.perf_counter()
         try:
@@ -235,6 +243,8 @@ class Trainer:
                         self.cursor += 1
                         loss = self._update(item)
                         self.step += 1
+                        if self.governor is not None:
+                            self.governor.tick()
                         window.add(loss, self.last_grad_norm, self._units(item) * self.world_size)
                         if self.step % cfg.log_every == 0:
                             self._log_train(window, bar)
@@ -258,6 +268,8 @@ class Trainer:
                 self.model.load_state_dict(self.best_weights)
         finally:
             bar.close()
+            if self.governor is not None:
+                self.governor.stop()
             self.train_seconds, self._clock_start = self.elapsed(), None
             if self._tb is not None:
                 self._tb.close()
@@ -366,7 +378,7 @@ class Trainer:
         """Mean metrics over the validation data (weighted by samples, or tokens under TBPTT)."""
         source = self.val_source if val_data is None else self._as_source(val_data, train=False)
         if source is None:
-            raise ValueError("no validation data: pass val_data to fit() or validate()")
+            raise InvalidValueError("no validation data: pass val_data to fit() or validate()")
         model = self.model
         was_training = model.training
         model.eval()
@@ -413,7 +425,7 @@ class Trainer:
         if cfg.monitor not in metrics:
             self.save_last()  # keep the updates done so far: fix the name and resume
             saved = "" if out is None else f"; the run so far is saved in {out / 'last'}: fix the name and resume"
-            raise ValueError(f"monitor={cfg.monitor!r} is not among the validation metrics {sorted(metrics)}{saved}")
+            raise InvalidValueError(f"monitor={cfg.monitor!r} is not among the validation metrics {sorted(metrics)}{saved}")
         value = metrics[cfg.monitor]
         finite = math.isfinite(value)
         if not finite:
@@ -486,7 +498,7 @@ class Trainer:
         conflicts = resume_conflicts(saved_cfg, self.config)
         if conflicts:
             lines = "\n".join(f"  {name}: {old!r} (saved) -> {new!r} (now)" for name, old, new in conflicts)
-            raise ValueError(
+            raise InvalidValueError(
                 f"cannot resume from {folder}: these settings differ from the saved run's, and they fix the data "
                 f"order or the optimizer/schedule state the checkpoint continues:\n{lines}\n"
                 "Set them back to the saved values to continue, or start a new run (resume=False or another "
@@ -550,10 +562,37 @@ class Trainer:
             self._tb.log(row, self.step, "train")
         left = None if self.config.time_budget is None else self.config.time_budget - self.elapsed()
         bar.update(window.steps, w["loss"], self._lr(), w["throughput"], left)
+        self._watch_throughput(w["throughput"], window.steps and time.perf_counter() - window.start)
         window.reset()
+
+    def _watch_throughput(self, throughput: float, seconds: float) -> None:
+        """Warn once when a log row runs at under half the run's best speed, naming the likely cause.
+
+        The first row (warm-up, first allocations) and rows shorter than ``WATCH_MIN_SECONDS`` (whose
+        speed is noise) are not compared."""
+        self._rows_seen += 1
+        if self._rows_seen == 1 or not math.isfinite(throughput) or seconds < WATCH_MIN_SECONDS:
+            return
+        if throughput < 0.5 * self._best_throughput and not self._slow_warned:
+            self._slow_warned = True
+            unit = self.config.throughput_unit
+            busy = 0.0 if self.governor is None else self.governor.last_busy
+            cause = (f"other programs are using about {busy:.1f} of the {self.governor.cores} CPU cores"
+                     if busy >= 0.5 else "the machine is slower now (another program, power saving or a busy host)")
+            warnings.warn(f"step {self.step}: training runs at {throughput:,.0f} {unit}/s, under half of the "
+                          f"{self._best_throughput:,.0f} it reached earlier: {cause}", RuntimeWarning, stacklevel=3)
+        self._best_throughput = max(self._best_throughput, throughput)
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+
+_NO_STEP_LIMIT = 10**9  # a max_steps this large means "no step limit" (the run ends by time or epochs)
+WATCH_MIN_SECONDS = 2.0  # a train-log row must cover this long for its speed to count as a measurement
+
+
+def _warn_once(message: str) -> None:
+    warnings.warn(message, RuntimeWarning, stacklevel=2)
+
 
 def _unwrap(model: nn.Module) -> nn.Module:
     inner = getattr(model, "module", None)

@@ -50,7 +50,9 @@ def test_a_busy_machine_gets_one_thread_and_one_note():
     notes = []
     machine = FakeMachine(others=1.0)
     gov = ThreadGovernor(reader=machine, check_every=0.0, note=notes.append)
-    assert gov.start(probe_seconds=0.0) == 1 and torch.get_num_threads() == 1
+    gov.start()
+    gov.tick()  # the first reading decides at once
+    assert gov.threads == 1 and torch.get_num_threads() == 1
     gov.tick()
     gov.tick()
     assert len(notes) == 1 and "1.0 of the 2 CPU cores" in notes[0] and "1 thread" in notes[0]
@@ -59,7 +61,8 @@ def test_a_busy_machine_gets_one_thread_and_one_note():
 def test_threads_come_back_when_the_other_program_stops_after_two_agreeing_windows():
     machine = FakeMachine(others=1.0)
     gov = ThreadGovernor(reader=machine, check_every=0.0, note=lambda m: None)
-    gov.start(probe_seconds=0.0)
+    gov.start(probe_seconds=0.01)
+    assert gov.threads == 1
     machine.others = 0.0
     gov.tick()
     assert gov.threads == 1  # one quiet window is not enough
@@ -70,7 +73,7 @@ def test_threads_come_back_when_the_other_program_stops_after_two_agreeing_windo
 def test_a_quiet_machine_uses_every_core_and_says_nothing():
     notes = []
     gov = ThreadGovernor(reader=FakeMachine(others=0.05), check_every=0.0, note=notes.append)
-    assert gov.start(probe_seconds=0.0) == 2 and notes == []
+    assert gov.start(probe_seconds=0.01) == 2 and notes == []
 
 
 def test_a_requested_count_is_kept_and_stop_restores_the_previous_one():
@@ -136,3 +139,43 @@ def test_the_thread_count_does_not_change_the_default_models_weights():
     one = _train_and_hash(lambda step: 1)
     assert _train_and_hash(lambda step: 2) == one
     assert _train_and_hash(lambda step: 2 if step < 2 else 1) == one
+
+
+def test_the_trainer_runs_on_the_requested_threads_and_gives_the_count_back():
+    from rnnkit.training import TrainConfig, Trainer
+    from training_helpers import Regressor, SeqDataset, mse_step
+
+    torch.set_num_threads(2)
+    seen = []
+    trainer = Trainer(Regressor(), TrainConfig(max_steps=3, batch_size=8, threads=1, progress=False),
+                      step_fn=mse_step, callbacks=[lambda t: seen.append(torch.get_num_threads())])
+    trainer.fit(SeqDataset())
+    assert seen == [1, 1, 1] and torch.get_num_threads() == 2
+
+
+def test_a_collapse_in_throughput_is_reported_once_with_its_cause(monkeypatch):
+    import time
+
+    from rnnkit.training import TrainConfig, Trainer
+    from training_helpers import Regressor, SeqDataset, mse_step
+
+    from rnnkit.training import trainer as trainer_module
+
+    machine = FakeMachine(others=1.0)
+    monkeypatch.setattr(th, "read_cpu_times", machine)  # other programs keep one of the two cores busy
+    monkeypatch.setattr(trainer_module, "WATCH_MIN_SECONDS", 0.0)  # rows of a few milliseconds count here
+
+    def step(model, batch):  # fast for 8 updates, then 20x slower
+        calls.append(1)
+        if len(calls) > 8:
+            time.sleep(0.02)
+        return mse_step(model, batch)
+
+    calls = []
+    trainer = Trainer(Regressor(), TrainConfig(max_steps=16, batch_size=8, log_every=2, progress=False),
+                      step_fn=step)
+    with pytest.warns(RuntimeWarning, match=r"under half of the .* it reached earlier") as caught:
+        trainer.fit(SeqDataset(n=64))
+    slow = [str(w.message) for w in caught if "under half" in str(w.message)]
+    assert len(slow) == 1 and "other programs are using about 1.0 of the 2 CPU cores" in slow[0]
+    assert trainer.governor.threads == 1  # and the team shrank to the free core
