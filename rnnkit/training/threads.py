@@ -47,6 +47,7 @@ ENV_VARS = ("RNNKIT_THREADS", "OMP_NUM_THREADS")
 CHECK_EVERY_S = 5.0  # seconds between two readings of the machine's load during training
 FIRST_CHECK_S = 1.0  # the first reading of a training run, which sets the count at once
 _HEADROOM = 0.3  # a core counts as free when others use less than 70% of it
+_NOTED = False  # the note about other programs is given once per process (training, then scoring)
 
 
 def cpu_count() -> int:
@@ -213,8 +214,9 @@ class ThreadGovernor:
         self.last_busy = busy
         self.busy_seen = max(self.busy_seen, busy)
         target = threads_for(self.cores - busy, self.cores)
-        if target < self.cores and not self._noted:
-            self._noted = True
+        global _NOTED
+        if target < self.cores and not self._noted and not _NOTED:
+            self._noted = _NOTED = True
             self.note(_busy_message(busy, self.cores, target))
         if target == self.threads:
             self._pending = None

@@ -248,17 +248,21 @@ class Trainer:
                         window.add(loss, self.last_grad_norm, self._units(item) * self.world_size)
                         if self.step % cfg.log_every == 0:
                             self._log_train(window, bar)
+                        paused = time.perf_counter()  # validation and saving are not training throughput
                         if cfg.val_every and self.step % cfg.val_every == 0 and self.val_source is not None:
                             self._validate_and_track(out)
                         if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                             self.save_last()
+                        window.start += time.perf_counter() - paused
                         for cb in self.callbacks:
                             cb(self)
                         if self._done():
                             break
                     else:
                         self.epoch, self.cursor = self.epoch + 1, 0
+                        paused = time.perf_counter()
                         self._end_epoch(out)
+                        window.start += time.perf_counter() - paused
             if window.steps:  # the run ended between log steps (max_steps, epochs, time, early stop)
                 self._log_train(window, bar)
             if self.val_source is not None and not (self.history and self.history[-1]["step"] == self.step):

@@ -107,3 +107,24 @@ def test_tensorboard_missing_gives_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_tb)
     with pytest.raises(ImportError, match="pip install tensorboard"):
         _fit(tmp_path, max_steps=1, tensorboard=True)
+
+
+def test_validation_time_is_not_counted_as_training_throughput(tmp_path):
+    """A validation between two log rows must not make the next row look slow (it fooled the
+    slow-throughput warning: rows after a validation ran at half speed)."""
+
+    def slow_step(m, batch):
+        time.sleep(0.01)
+        return mse_step(m, batch)
+
+    def slow_eval(m, batch):
+        time.sleep(0.05)
+        return mse_step(m, batch)
+
+    trainer, norms, rows = _fit(tmp_path, step_fn=slow_step, val=SeqDataset(n=16, seed=3), eval_fn=slow_eval,
+                                max_steps=12, log_every=2, val_every=4, checkpoint_every=4)
+    speeds = [float(r["throughput"]) for r in rows]
+    after_validation = [speeds[i] for i, r in enumerate(rows) if int(r["step"]) in (6, 10)]
+    others = [speeds[i] for i, r in enumerate(rows) if int(r["step"]) in (4, 8, 12)]
+    # a row after a validation (4 batches x 50 ms) would otherwise take ~3x as long as its 2 updates
+    assert min(after_validation) > 0.6 * max(others)

@@ -27,6 +27,7 @@ class FakeMachine:
 @pytest.fixture(autouse=True)
 def two_cores(monkeypatch):
     monkeypatch.setattr(th, "cpu_count", lambda: 2)
+    monkeypatch.setattr(th, "_NOTED", False)
     for name in th.ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     before = torch.get_num_threads()
