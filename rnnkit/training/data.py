@@ -29,7 +29,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torch.utils.data import default_collate
 
-from .._checks import InvalidTypeError, InvalidValueError
+from .._checks import InvalidTypeError, InvalidValueError, describe
 
 __all__ = ["ShuffledBatches", "StreamDataset"]
 
@@ -142,7 +142,7 @@ class StreamDataset(_Source):
     ) -> None:
         super().__init__(0)
         if not isinstance(inputs, Tensor) or inputs.dim() < 2:
-            raise InvalidValueError(f"inputs must be a tensor (B, T, ...), got {_describe(inputs)}")
+            raise InvalidValueError(f"inputs must be a tensor (B, T, ...), got {describe(inputs)}")
         if targets is None:
             if inputs.shape[1] < 2:
                 raise InvalidValueError(f"next-step targets need T >= 2 steps, got inputs of shape {tuple(inputs.shape)}")
@@ -152,12 +152,12 @@ class StreamDataset(_Source):
             if not isinstance(targets, Tensor) or targets.shape[:2] != inputs.shape[:2]:
                 raise InvalidValueError(
                     f"targets must be a tensor whose first two dims match inputs {tuple(inputs.shape[:2])}, "
-                    f"got {_describe(targets)}"
+                    f"got {describe(targets)}"
                 )
             x, y = inputs, targets
         if reset is not None and (not isinstance(reset, Tensor) or reset.dtype != torch.bool
                                   or tuple(reset.shape) != tuple(x.shape[:2])):
-            raise InvalidValueError(f"reset must be a bool tensor of shape {tuple(x.shape[:2])}, got {_describe(reset)}")
+            raise InvalidValueError(f"reset must be a bool tensor of shape {tuple(x.shape[:2])}, got {describe(reset)}")
         self.x, self.y, self.reset = x, y, reset
         self._layout: Optional[Callable[[torch.Generator], tuple]] = None
         self.bptt: Optional[int] = None
@@ -287,9 +287,3 @@ class StreamDataset(_Source):
                 if j == 0:
                     reset[:] = True
             yield x, y, reset
-
-
-def _describe(v: object) -> str:
-    if isinstance(v, Tensor):
-        return f"a {v.dtype} tensor of shape {tuple(v.shape)}"
-    return f"{type(v).__name__} {v!r:.80}"

@@ -35,7 +35,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from .._checks import InvalidTypeError, InvalidValueError
+from .._checks import InvalidTypeError, InvalidValueError, describe
 
 State = Any  # a tensor, or a (nested) tuple/list/dict of tensors, or None
 
@@ -64,7 +64,7 @@ def reset_state(state: State, reset: Optional[Tensor], batch_dim: int = 1) -> St
     if state is None or reset is None:
         return state
     if not isinstance(reset, Tensor) or reset.dim() != 1 or reset.dtype != torch.bool:
-        raise InvalidTypeError(f"reset must be a 1-D bool tensor (B,), got {_describe(reset)}")
+        raise InvalidTypeError(f"reset must be a 1-D bool tensor (B,), got {describe(reset)}")
     if not bool(reset.any()):
         return state
     if isinstance(state, Tensor):
@@ -154,9 +154,3 @@ class WindowedTBPTT:
     @property
     def carried_state(self) -> State:
         return self.start_state
-
-
-def _describe(v: object) -> str:
-    if isinstance(v, Tensor):
-        return f"a {v.dtype} tensor of shape {tuple(v.shape)}"
-    return f"{type(v).__name__} {v!r}"
