@@ -1,11 +1,11 @@
 """Language-model figures on tinyshakespeare (../shared/data, 90/10 split as nanoGPT).
 
-    python benchmarks/bench_lm.py quality --budget 300      # default recipe, 5 minutes
+    python benchmarks/bench_lm.py quality --steps 2000      # default recipe (2,000 updates)
     python benchmarks/bench_lm.py throughput                # rnnkit Trainer vs a bare nn.LSTM loop
     python benchmarks/bench_lm.py generate                  # ms per generated character, batch 1
     python benchmarks/bench_lm.py reference --budget 300    # DESIGN.md's plain reference, same machine
 
-quality: trains the default `rnnkit train lm` recipe for the budget, then reports the validation loss
+quality: trains the default `rnnkit train lm` recipe for N updates, then reports the validation loss
 in nats per character over the whole validation text at batch 1 with the state carried, and the
 training throughput in characters per second.
 
@@ -43,10 +43,10 @@ def quality(args) -> dict:
     from rnnkit.tasks.language_modeling import LanguageModelRecipe, train_language_model
 
     out = Path(args.out or tempfile.mkdtemp(prefix="bench_lm_"))
-    recipe = LanguageModelRecipe(text=str(_corpus_path(args.text)), out=str(out), time_budget=args.budget,
+    recipe = LanguageModelRecipe(text=str(_corpus_path(args.text)), out=str(out), max_steps=args.steps,
                                  seed=args.seed, progress=False)
     summary = train_language_model(recipe, log=lambda m: print(m, flush=True))
-    result = {"budget_s": args.budget, "val_loss": round(summary["val_loss"], 4),
+    result = {"train_seconds": summary["train_seconds"], "val_loss": round(summary["val_loss"], 4),
               "chars_per_s": summary["tokens_per_second"], "steps": summary["steps"],
               "hidden_size": recipe.hidden_size, "dropout": recipe.dropout, "out": str(out)}
     print(json.dumps(result), flush=True)
@@ -197,7 +197,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="rnnkit language-model benchmarks")
     sub = parser.add_subparsers(dest="what", required=True)
     q = sub.add_parser("quality")
-    q.add_argument("--budget", type=float, default=300.0, help="training seconds")
+    q.add_argument("--steps", type=int, default=2000, help="updates (the recipe's --max-steps)")
     q.add_argument("--text", default=None)
     q.add_argument("--out", default=None)
     q.add_argument("--seed", type=int, default=0)
