@@ -200,6 +200,7 @@ def _train_cmd(corpus, out, *extra):
             "--max-steps", "40", "--sample-length", "0", *TINY, *extra]
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_with_only_text_and_out_equals_uninterrupted(tmp_path, corpus):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     straight = tmp_path / "straight"
@@ -470,6 +471,7 @@ def test_every_verb_has_help():
         assert code == 0 and "Usage" in text
 
 
+@pytest.mark.slow
 def test_installed_entry_point():
     exe = Path(sys.executable).with_name("rnnkit")
     if not exe.exists():
@@ -480,6 +482,7 @@ def test_installed_entry_point():
 
 # ---- the same command gives the same model --------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_same_command_and_seed_give_bitwise_identical_weights(tmp_path):
     """The run is defined by updates, not by the clock: two runs of one command give the same bits
     (the default 2x256 model, whose kernels give the same bits whatever thread count the governor picks)."""

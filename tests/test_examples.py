@@ -9,6 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_parity_demo_runs_and_matches(capsys, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["parity_demo.py"])
     module = runpy.run_path(str(ROOT / "examples" / "parity_demo.py"), run_name="demo")
@@ -19,6 +20,7 @@ def test_parity_demo_runs_and_matches(capsys, monkeypatch):
     assert out.count(" ok") == 20
 
 
+@pytest.mark.slow
 def test_conditioned_generation_follows_the_label(capsys):
     """The one-to-many example: the same prompt under label 0 writes sentences, under label 1 sums."""
     module = runpy.run_path(str(ROOT / "examples" / "conditioned_generation.py"), run_name="example")

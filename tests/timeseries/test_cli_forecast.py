@@ -26,6 +26,7 @@ def series_csv(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_train_forecast_backtest(tmp_path, series_csv):
     out = tmp_path / "model"
     code, text = run("train", "forecast", "--csv", series_csv, "--time-col", "month", "--target", "sales",
@@ -137,6 +138,7 @@ def test_freq_places_rows_with_gaps_on_the_grid(tmp_path, series_csv):
     assert pd.read_csv(tmp_path / "p.csv")["month"].tolist() == ["2010-01-01", "2010-02-01", "2010-03-01"]
 
 
+@pytest.mark.slow
 def test_model_folder_works_from_another_directory_and_backtest_defaults(tmp_path, series_csv, monkeypatch):
     import json
 
@@ -207,6 +209,7 @@ def noisy_series(tmp_path):
     return paths
 
 
+@pytest.mark.slow
 def test_detect_flags_spikes_with_a_threshold_from_the_training_series(tmp_path, noisy_series, monkeypatch):
     out = tmp_path / "det"
     code, text = run("train", "forecast", "--csv", noisy_series["clean"], "--time-col", "month", "--target", "sales",

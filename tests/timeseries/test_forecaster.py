@@ -37,6 +37,7 @@ def test_noiseless_linear_trend_direct():
     np.testing.assert_allclose(out.mean[:, 0], TREND[200:210], rtol=0, atol=0.5)  # values ~100-105, slope 0.5
 
 
+@pytest.mark.slow
 def test_noiseless_sine_autoregressive_rollout():
     fc = Forecaster(small(strategy="autoregressive", epochs=60, lr=3e-3, teacher_forcing_min=0.5)).fit(SINE[:200])
     out = fc.predict(20)  # longer than the trained horizon: the rollout carries on
@@ -231,6 +232,7 @@ def test_early_stopping_keeps_the_starting_point_when_training_only_hurts_valida
     np.testing.assert_allclose(out.mean[:, 0], TREND[160:170], atol=0.5)
 
 
+@pytest.mark.slow
 def test_the_rnn_residual_learns_what_the_linear_start_cannot():
     # the logistic map x' = 3.8 x (1 - x) is nonlinear: no linear forecast of it is good, an RNN's is
     x = [0.3]

@@ -5,7 +5,7 @@ import sys
 import torch
 
 from rnnkit.training import TrainConfig, Trainer
-from training_helpers import Regressor, SeqDataset, mse_step
+from tests.training.training_helpers import Regressor, SeqDataset, mse_step
 
 
 def train(out_dir, devices: int, batch_size: int):

@@ -7,7 +7,7 @@ import sys
 import torch
 
 from rnnkit.training import StreamDataset, TrainConfig, Trainer
-from training_helpers import TinyLM, lm_chunk_step
+from tests.training.training_helpers import TinyLM, lm_chunk_step
 
 
 def main(out_dir: str, kill_at: int, resume: bool) -> None:

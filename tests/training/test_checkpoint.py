@@ -7,7 +7,7 @@ import torch
 import rnnkit.training.checkpoint as ckpt
 from rnnkit.training import (CheckpointError, TrainConfig, Trainer, atomic_write_bytes, load_model_weights,
                              load_training_state, save_checkpoint)
-from training_helpers import Regressor, SeqDataset, TinyLM, mse_step
+from tests.training.training_helpers import Regressor, SeqDataset, TinyLM, mse_step
 
 
 def test_training_state_round_trip_is_exact(tmp_path):

@@ -154,7 +154,7 @@ def test_warmup_must_fit_in_the_run():
 def test_the_schedule_follows_applied_updates_and_skips_with_the_optimizer():
     """A skipped (non-finite) update steps neither the optimizer nor the schedule."""
     from rnnkit.training import NonFiniteWarning, Trainer
-    from training_helpers import Regressor, SeqDataset, mse_step
+    from tests.training.training_helpers import Regressor, SeqDataset, mse_step
 
     lrs = {}
     trainer = None

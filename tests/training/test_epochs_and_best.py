@@ -6,7 +6,7 @@ import copy
 
 import pytest
 import torch
-from training_helpers import Regressor, SeqDataset, mse_step
+from tests.training.training_helpers import Regressor, SeqDataset, mse_step
 
 from rnnkit.models.scheduled_sampling import SamplingSchedule, TeacherForcing
 from rnnkit.training import TrainConfig, Trainer

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from rnnkit.training import TrainConfig, Trainer
-from training_helpers import Regressor, SeqDataset, mse_step
+from tests.training.training_helpers import Regressor, SeqDataset, mse_step
 
 
 def _rows(path):

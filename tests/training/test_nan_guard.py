@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from rnnkit.training import NonFiniteError, NonFiniteWarning, TrainConfig, Trainer
-from training_helpers import Regressor, SeqDataset, mse_step
+from tests.training.training_helpers import Regressor, SeqDataset, mse_step
 
 
 class _InfGrad(torch.autograd.Function):

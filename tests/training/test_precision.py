@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from training_helpers import VOCAB, TinyLM, lm_chunk_step, token_stream
+from tests.training.training_helpers import VOCAB, TinyLM, lm_chunk_step, token_stream
 
 from rnnkit.training import StreamDataset, TrainConfig, Trainer
 
@@ -96,7 +96,7 @@ def test_fp16_loss_scaling_under_fabric(kind):
     """
     import copy
 
-    from training_helpers import Regressor, SeqDataset, mse_step
+    from tests.training.training_helpers import Regressor, SeqDataset, mse_step
 
     torch.manual_seed(0)
     model = Regressor()

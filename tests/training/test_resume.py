@@ -1,3 +1,4 @@
+import pytest
 import os
 import signal
 import subprocess
@@ -38,7 +39,7 @@ def _tensors(tree, prefix=""):
 
 
 def _in_process(out, resume):
-    from resume_script import main
+    from tests.training.resume_script import main
 
     threads = torch.get_num_threads()
     try:
@@ -47,6 +48,7 @@ def _in_process(out, resume):
         torch.set_num_threads(threads)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_is_bitwise_exact(tmp_path):
     # the uninterrupted run and the resume run in this process (starting Python and torch's optimizer
     # machinery takes seconds); the run that is killed with SIGKILL in a subprocess

@@ -8,7 +8,7 @@ import torch
 
 from rnnkit.training import TrainConfig, Trainer, load_training_state
 from rnnkit.training.config import RESUME_MAY_CHANGE, resume_conflicts
-from training_helpers import Regressor, SeqDataset, mse_step
+from tests.training.training_helpers import Regressor, SeqDataset, mse_step
 
 BASE = dict(max_steps=4, batch_size=4, checkpoint_every=2, log_every=100, progress=False, seed=1)
 

@@ -2,7 +2,7 @@ import math
 
 import pytest
 import torch
-from training_helpers import Regressor, SeqDataset, mse_step
+from tests.training.training_helpers import Regressor, SeqDataset, mse_step
 
 from rnnkit.training import (
     SamplingSchedule,

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from rnnkit.training import StreamDataset, TrainConfig, Trainer, WindowedTBPTT, detach_state, reset_state
-from training_helpers import TinyLM, lm_chunk_step, token_stream
+from tests.training.training_helpers import TinyLM, lm_chunk_step, token_stream
 
 
 def _full_loss(model, tokens):
@@ -159,7 +159,7 @@ def test_trainer_tbptt_resets_state_at_epoch_start():
 
 
 def test_trainer_rejects_tbptt_without_a_stream():
-    from training_helpers import SeqDataset, mse_step, Regressor
+    from tests.training.training_helpers import SeqDataset, mse_step, Regressor
     with pytest.raises(ValueError, match="StreamDataset"):
         Trainer(Regressor(), TrainConfig(bptt=3), step_fn=mse_step).fit(SeqDataset())
 

@@ -144,7 +144,7 @@ def test_the_thread_count_does_not_change_the_default_models_weights():
 
 def test_the_trainer_runs_on_the_requested_threads_and_gives_the_count_back():
     from rnnkit.training import TrainConfig, Trainer
-    from training_helpers import Regressor, SeqDataset, mse_step
+    from tests.training.training_helpers import Regressor, SeqDataset, mse_step
 
     torch.set_num_threads(2)
     seen = []
@@ -158,7 +158,7 @@ def test_a_collapse_in_throughput_is_reported_once_with_its_cause(monkeypatch):
     import time
 
     from rnnkit.training import TrainConfig, Trainer
-    from training_helpers import Regressor, SeqDataset, mse_step
+    from tests.training.training_helpers import Regressor, SeqDataset, mse_step
 
     from rnnkit.training import trainer as trainer_module
 

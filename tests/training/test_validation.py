@@ -9,7 +9,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from rnnkit.training import NonFiniteWarning, TrainConfig, Trainer, load_model_weights, load_training_state
-from training_helpers import Regressor, SeqDataset, mse_step
+from tests.training.training_helpers import Regressor, SeqDataset, mse_step
 
 
 def _scripted(values):
