@@ -71,7 +71,10 @@ def main() -> None:
     for name in [n for n in ("sunspots", "co2", "lynx") if n in only]:
         t = time.time()
         summary, n_origins = rolling(name, overrides, seeds, args.quick)
-        print(f"\n## {name}: rolling backtest, horizon {season_length(name)}, {n_origins} origins ({time.time() - t:.0f} s)\n")
+        print(
+            f"\n## {name}: rolling backtest, horizon {season_length(name)}, {n_origins} origins "
+            f"({time.time() - t:.0f} s)\n"
+        )
         print(summary[["mase", "mae", "smape"]].to_string(**pd_opts), flush=True)
         rows[name] = summary["mase"]
     if rows:

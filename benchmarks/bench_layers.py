@@ -49,7 +49,7 @@ def measure(fns: dict, rounds: int, warmup: int = 3) -> dict:
     times = {name: [] for name in fns}
     order = list(fns)
     for r in range(warmup + rounds):
-        for name in (order if r % 2 == 0 else order[::-1]):
+        for name in order if r % 2 == 0 else order[::-1]:
             fn = fns[name]
             start = time.perf_counter()
             fn()
@@ -75,9 +75,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     I = H = args.size
-    print(f"torch {torch.__version__}, {args.threads} threads, I=H={H}, B={args.batch}, T={args.steps}, "
-          f"median of {args.rounds} interleaved rounds, order alternating; ratio = median of per-round rnnkit / torch.nn")
-    print(f"{'layer':14} {'pass':9} {'torch.nn ms':>11} {'auto ms':>8} {'auto ratio':>10} {'loop ms':>8} {'loop ratio':>10}")
+    print(
+        f"torch {torch.__version__}, {args.threads} threads, I=H={H}, B={args.batch}, T={args.steps}, "
+        f"median of {args.rounds} interleaved rounds, order alternating; ratio = median of per-round rnnkit / torch.nn"
+    )
+    print(
+        f"{'layer':14} {'pass':9} {'torch.nn ms':>11} {'auto ms':>8} {'auto ratio':>10} "
+        f"{'loop ms':>8} {'loop ratio':>10}"
+    )
     x = torch.randn(args.steps, args.batch, I)
     for kind, (torch_cls, ours_cls, kw) in kinds(H).items():
         reference = torch_cls(I, H, **kw)
@@ -88,13 +93,19 @@ def main() -> None:
         for label, fn in (("forward", _forward), ("fwd+bwd", _forward_backward)):
             xx = x.clone().requires_grad_(label == "fwd+bwd")
             times = measure(
-                {"torch": lambda: fn(reference, xx), "auto": lambda: fn(auto, xx), "loop": lambda: fn(loop, xx)},
+                {
+                    name: (lambda fn=fn, layer=layer, xx=xx: fn(layer, xx))
+                    for name, layer in (("torch", reference), ("auto", auto), ("loop", loop))
+                },
                 args.rounds,
             )
             ms = {name: statistics.median(ts) * 1e3 for name, ts in times.items()}
-            print(f"{kind:14} {label:9} {ms['torch']:11.1f} {ms['auto']:8.1f} "
-                  f"{paired_ratio(times['auto'], times['torch']):10.3f} {ms['loop']:8.1f} "
-                  f"{paired_ratio(times['loop'], times['torch']):10.3f}", flush=True)
+            print(
+                f"{kind:14} {label:9} {ms['torch']:11.1f} {ms['auto']:8.1f} "
+                f"{paired_ratio(times['auto'], times['torch']):10.3f} {ms['loop']:8.1f} "
+                f"{paired_ratio(times['loop'], times['torch']):10.3f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -43,12 +43,19 @@ def quality(args) -> dict:
     from rnnkit.tasks.language_modeling import LanguageModelRecipe, train_language_model
 
     out = Path(args.out or tempfile.mkdtemp(prefix="bench_lm_"))
-    recipe = LanguageModelRecipe(text=str(_corpus_path(args.text)), out=str(out), max_steps=args.steps,
-                                 seed=args.seed, progress=False)
+    recipe = LanguageModelRecipe(
+        text=str(_corpus_path(args.text)), out=str(out), max_steps=args.steps, seed=args.seed, progress=False
+    )
     summary = train_language_model(recipe, log=lambda m: print(m, flush=True))
-    result = {"train_seconds": summary["train_seconds"], "val_loss": round(summary["val_loss"], 4),
-              "chars_per_s": summary["tokens_per_second"], "steps": summary["steps"],
-              "hidden_size": recipe.hidden_size, "dropout": recipe.dropout, "out": str(out)}
+    result = {
+        "train_seconds": summary["train_seconds"],
+        "val_loss": round(summary["val_loss"], 4),
+        "chars_per_s": summary["tokens_per_second"],
+        "steps": summary["steps"],
+        "hidden_size": recipe.hidden_size,
+        "dropout": recipe.dropout,
+        "out": str(out),
+    }
     print(json.dumps(result), flush=True)
     return result
 
@@ -81,8 +88,9 @@ def throughput(args) -> dict:
     B, k, n = 32, 128, args.updates
     data = TextStream(ids, B, k).data
     torch.manual_seed(0)
-    ours = LanguageModel(LanguageModelConfig(vocab_size=len(vocab), embedding_size=64, hidden_size=256,
-                                             num_layers=2, dropout=0.1))
+    ours = LanguageModel(
+        LanguageModelConfig(vocab_size=len(vocab), embedding_size=64, hidden_size=256, num_layers=2, dropout=0.1)
+    )
     bare = BareLM(len(vocab))
     bare_opt = torch.optim.Adam(bare.parameters(), lr=2e-3)
     bare_state = {"h": None, "pos": 0}
@@ -107,8 +115,9 @@ def throughput(args) -> dict:
 
     def ours_round():
         total["steps"] += n
-        cfg = TrainConfig(max_steps=total["steps"], bptt=k, optimizer="adam", lr=2e-3, clip_norm=1.0,
-                          progress=False, log_every=10**9)
+        cfg = TrainConfig(
+            max_steps=total["steps"], bptt=k, optimizer="adam", lr=2e-3, clip_norm=1.0, progress=False, log_every=10**9
+        )
         if "trainer" not in total:
             total["trainer"] = Trainer(ours, cfg, step_fn=lm_step)
             total["trainer"].fit(stream)
@@ -118,7 +127,11 @@ def throughput(args) -> dict:
 
     times = {"bare": [], "rnnkit": []}
     for r in range(args.rounds + 1):
-        for name, fn in (("bare", bare_round), ("rnnkit", ours_round)) if r % 2 == 0 else (("rnnkit", ours_round), ("bare", bare_round)):
+        for name, fn in (
+            (("bare", bare_round), ("rnnkit", ours_round))
+            if r % 2 == 0
+            else (("rnnkit", ours_round), ("bare", bare_round))
+        ):
             start = time.perf_counter()
             fn()
             if r > 0:  # round 0 warms up
@@ -126,8 +139,13 @@ def throughput(args) -> dict:
     chars = B * k * n
     bare_cps = chars / statistics.median(times["bare"])
     ours_cps = chars / statistics.median(times["rnnkit"])
-    result = {"bare_chars_per_s": round(bare_cps), "rnnkit_chars_per_s": round(ours_cps),
-              "ratio": round(ours_cps / bare_cps, 3), "rounds": args.rounds, "updates_per_round": n}
+    result = {
+        "bare_chars_per_s": round(bare_cps),
+        "rnnkit_chars_per_s": round(ours_cps),
+        "ratio": round(ours_cps / bare_cps, 3),
+        "rounds": args.rounds,
+        "updates_per_round": n,
+    }
     print(json.dumps(result), flush=True)
     return result
 
@@ -166,11 +184,17 @@ def reference(args) -> dict:
         xs, ys = val_ids[:-1].view(1, -1), val_ids[1:].view(1, -1)
         for s0 in range(0, xs.shape[1], 256):
             logits, state = model(xs[:, s0 : s0 + 256], state)
-            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ys[:, s0 : s0 + 256].reshape(-1),
-                                     reduction="sum").item()
+            total += F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), ys[:, s0 : s0 + 256].reshape(-1), reduction="sum"
+            ).item()
             count += ys[:, s0 : s0 + 256].numel()
-    result = {"budget_s": args.budget, "val_loss": round(total / count, 4),
-              "chars_per_s": round(steps * B * k / elapsed), "steps": steps, "model": "plain nn.LSTM 2x256"}
+    result = {
+        "budget_s": args.budget,
+        "val_loss": round(total / count, 4),
+        "chars_per_s": round(steps * B * k / elapsed),
+        "steps": steps,
+        "model": "plain nn.LSTM 2x256",
+    }
     print(json.dumps(result), flush=True)
     return result
 

@@ -51,7 +51,7 @@ def bare(model, tokens, steps):
     x_all, y_all = tokens[:, :-1], tokens[:, 1:]
     t0 = time.perf_counter()
     for j in range(steps):
-        x, y = x_all[:, j * K:(j + 1) * K], y_all[:, j * K:(j + 1) * K]
+        x, y = x_all[:, j * K : (j + 1) * K], y_all[:, j * K : (j + 1) * K]
         state = detach_state(state)
         loss, state = step_fn(model, (x, y, None), state)
         loss.backward()
@@ -63,8 +63,16 @@ def bare(model, tokens, steps):
 
 
 def trainer(model, tokens, steps):
-    cfg = TrainConfig(max_steps=steps, bptt=K, optimizer="adam", lr=2e-3, clip_norm=1.0, log_every=50,
-                      progress=False, schedule="constant")
+    cfg = TrainConfig(
+        max_steps=steps,
+        bptt=K,
+        optimizer="adam",
+        lr=2e-3,
+        clip_norm=1.0,
+        log_every=50,
+        progress=False,
+        schedule="constant",
+    )
     t = Trainer(model, cfg, step_fn=step_fn)
     data = StreamDataset(tokens)
     t0 = time.perf_counter()
@@ -86,13 +94,15 @@ def main() -> None:
     times = {"bare": [], "trainer": []}
     runs = {"bare": bare, "trainer": trainer}
     for r in range(args.repeats):
-        for name in (("bare", "trainer") if r % 2 == 0 else ("trainer", "bare")):
+        for name in ("bare", "trainer") if r % 2 == 0 else ("trainer", "bare"):
             torch.manual_seed(0)
             times[name].append(runs[name](CharLM(), tokens, args.steps))
     mb, mt = statistics.median(times["bare"]), statistics.median(times["trainer"])
     rounds = [t / b for b, t in zip(times["bare"], times["trainer"])]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.repeats} rounds of {args.steps} "
-          f"updates (B={B}, k={K}, H={H})")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.repeats} rounds of {args.steps} "
+        f"updates (B={B}, k={K}, H={H})"
+    )
     print(f"bare loop: median {mb * 1e3 / args.steps:.2f} ms/update; Trainer: {mt * 1e3 / args.steps:.2f} ms/update")
     print(f"per-round Trainer/bare: {' '.join(f'{x:.3f}' for x in rounds)}")
     print(f"Trainer / bare (ratio of medians) = {mt / mb:.3f}")

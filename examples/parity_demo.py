@@ -56,20 +56,30 @@ def main() -> int:
             for ragged in (False, True):
                 kwargs = dict(num_layers=2, bidirectional=True, batch_first=True, **kw)
                 name = f"{label}, 2 layers, bidirectional, {engine}{', ragged' if ragged else ''}"
-                all_ok &= compare(name, ours_cls(I, H, engine=engine, **kwargs), torch_cls(I, H, **kwargs), x,
-                                  lengths if ragged else None)
+                all_ok &= compare(
+                    name,
+                    ours_cls(I, H, engine=engine, **kwargs),
+                    torch_cls(I, H, **kwargs),
+                    x,
+                    lengths if ragged else None,
+                )
 
     print("\nThe Elman network of the seeds: h_t = tanh(W_hh h_{t-1} + W_xh x_t + b_h), y_t = W_hy h_t + b_y")
     model = rnnkit.ElmanRNN(I, H, 4, batch_first=True)
     y, h = model(x)
-    print(f"  ElmanRNN({I}, {H}, 4): y {tuple(y.shape)}, h {tuple(h.shape)}; "
-          f"W_xh {tuple(model.W_xh.shape)}, W_hh {tuple(model.W_hh.shape)}, W_hy {tuple(model.W_hy.shape)}")
+    print(
+        f"  ElmanRNN({I}, {H}, 4): y {tuple(y.shape)}, h {tuple(h.shape)}; "
+        f"W_xh {tuple(model.W_xh.shape)}, W_hh {tuple(model.W_hh.shape)}, W_hy {tuple(model.W_hy.shape)}"
+    )
 
     print("\nA quick timing (forward+backward, LSTM 256x256, batch 32, 64 steps; see benchmarks/ for the real one):")
     xb = torch.randn(64, 32, 256, requires_grad=True)
     reference = nn.LSTM(256, 256)
-    for label, layer in (("torch.nn.LSTM", reference), ("rnnkit.LSTM auto", rnnkit.LSTM(256, 256)),
-                         ("rnnkit.LSTM loop", rnnkit.LSTM(256, 256, engine="loop"))):
+    for label, layer in (
+        ("torch.nn.LSTM", reference),
+        ("rnnkit.LSTM auto", rnnkit.LSTM(256, 256)),
+        ("rnnkit.LSTM loop", rnnkit.LSTM(256, 256, engine="loop")),
+    ):
         layer(xb)[0].sum().backward()  # warm-up
         start = time.perf_counter()
         for _ in range(3):

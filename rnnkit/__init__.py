@@ -19,13 +19,31 @@ from .layers import GRU, LSTM, RNN, Recurrent
 from .models import ElmanRNN, LanguageModel, LanguageModelConfig
 from .models.format import load
 
-__all__ = ["__version__", "load", "RecurrentCell", "ElmanCell", "LSTMCell", "GRUCell", "Recurrent", "RNN", "LSTM",
-           "GRU", "ElmanRNN", "LanguageModel", "LanguageModelConfig", "Forecaster", "ForecasterConfig",
-           "AnomalyDetector"]
+__all__ = [
+    "__version__",
+    "load",
+    "RecurrentCell",
+    "ElmanCell",
+    "LSTMCell",
+    "GRUCell",
+    "Recurrent",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "ElmanRNN",
+    "LanguageModel",
+    "LanguageModelConfig",
+    "Forecaster",
+    "ForecasterConfig",
+    "AnomalyDetector",
+]
 
 # time-series names load pandas on first use, not at `import rnnkit`
-_LAZY = {"Forecaster": "rnnkit.timeseries.forecaster", "ForecasterConfig": "rnnkit.timeseries.forecaster",
-         "AnomalyDetector": "rnnkit.timeseries.anomaly"}
+_LAZY = {
+    "Forecaster": "rnnkit.timeseries.forecaster",
+    "ForecasterConfig": "rnnkit.timeseries.forecaster",
+    "AnomalyDetector": "rnnkit.timeseries.anomaly",
+}
 
 
 def __getattr__(name: str):

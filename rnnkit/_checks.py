@@ -32,14 +32,29 @@ from typing import Any, Iterable, Optional, Sequence, TypeVar
 T = TypeVar("T")
 
 __all__ = [
-    "UserError", "InvalidValueError", "InvalidTypeError", "FileFormatError", "MissingFileError",
-    "NotAFolderError", "NotAFileError", "MissingOptionalDependency",
-    "describe", "is_int", "positive_int", "non_negative_int", "positive_float", "non_negative_float",
-    "in_range", "choice", "boolean", "optional",
+    "UserError",
+    "InvalidValueError",
+    "InvalidTypeError",
+    "FileFormatError",
+    "MissingFileError",
+    "NotAFolderError",
+    "NotAFileError",
+    "MissingOptionalDependency",
+    "describe",
+    "is_int",
+    "positive_int",
+    "non_negative_int",
+    "positive_float",
+    "non_negative_float",
+    "in_range",
+    "choice",
+    "boolean",
+    "optional",
 ]
 
 
 # ---- error types -------------------------------------------------------------------------------
+
 
 class UserError(Exception):
     """Base of every error a user of rnnkit can cause. The CLI prints these as one line."""
@@ -75,6 +90,7 @@ class MissingOptionalDependency(UserError, ImportError):
 
 # ---- describing values -------------------------------------------------------------------------
 
+
 def describe(value: Any, limit: int = 60) -> str:
     """A short description of ``value`` for an error message: tensors by shape and dtype, tuples
     element-wise, anything else by type and (shortened) repr."""
@@ -95,6 +111,7 @@ def describe(value: Any, limit: int = 60) -> str:
 
 # ---- checks ------------------------------------------------------------------------------------
 
+
 def is_int(value: object) -> bool:
     """True for a Python or NumPy integer, False for bool (``True`` is not a size)."""
     if isinstance(value, bool):
@@ -105,9 +122,11 @@ def is_int(value: object) -> bool:
 
 
 def _is_number(value: object) -> bool:
-    return not isinstance(value, bool) and (isinstance(value, (int, float)) or is_int(value)
-                                            or (type(value).__module__ == "numpy" and hasattr(value, "dtype")
-                                                and value.dtype.kind == "f"))
+    return not isinstance(value, bool) and (
+        isinstance(value, (int, float))
+        or is_int(value)
+        or (type(value).__module__ == "numpy" and hasattr(value, "dtype") and value.dtype.kind == "f")
+    )
 
 
 def positive_int(name: str, value: object) -> int:
@@ -147,8 +166,9 @@ def non_negative_float(name: str, value: object) -> float:
     return float(value)
 
 
-def in_range(name: str, value: object, low: float, high: float, *, low_open: bool = False,
-             high_open: bool = False) -> float:
+def in_range(
+    name: str, value: object, low: float, high: float, *, low_open: bool = False, high_open: bool = False
+) -> float:
     """``value`` as a float if it lies in the interval from ``low`` to ``high`` (closed unless
     ``low_open``/``high_open``); NaN is refused."""
     interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"

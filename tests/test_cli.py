@@ -17,11 +17,47 @@ from typer.testing import CliRunner
 
 from rnnkit.cli import app
 
-TINY = ["--hidden-size", "16", "--num-layers", "1", "--embedding-size", "8", "--bptt", "16", "--batch-size", "4",
-        "--val-every", "10", "--checkpoint-every", "10", "--dropout", "0.1"]
+TINY = [
+    "--hidden-size",
+    "16",
+    "--num-layers",
+    "1",
+    "--embedding-size",
+    "8",
+    "--bptt",
+    "16",
+    "--batch-size",
+    "4",
+    "--val-every",
+    "10",
+    "--checkpoint-every",
+    "10",
+    "--dropout",
+    "0.1",
+]
 # small, but able to learn the corpus in a few seconds: a wider layer and a high learning rate
-LEARNS = ["--hidden-size", "32", "--num-layers", "1", "--embedding-size", "8", "--bptt", "16", "--batch-size", "4",
-          "--val-every", "20", "--checkpoint-every", "20", "--dropout", "0", "--lr", "0.03", "--max-steps", "80"]
+LEARNS = [
+    "--hidden-size",
+    "32",
+    "--num-layers",
+    "1",
+    "--embedding-size",
+    "8",
+    "--bptt",
+    "16",
+    "--batch-size",
+    "4",
+    "--val-every",
+    "20",
+    "--checkpoint-every",
+    "20",
+    "--dropout",
+    "0",
+    "--lr",
+    "0.03",
+    "--max-steps",
+    "80",
+]
 LINE = "the quick brown fox jumps over the lazy dog.\n"
 TEXT = LINE * 40
 LN2 = math.log(2)
@@ -81,10 +117,19 @@ def copy_of(trained, tmp_path):
 
 # ---- train, evaluate, generate ------------------------------------------------------------------
 
+
 def test_train_learns_and_evaluate_and_generate_work(trained):
     out, corpus, text = trained
-    for name in ("config.json", "model.safetensors", "vocab.json", "run_settings.json", "train_log.csv",
-                 "val_log.csv", "loss_curves.png", "summary.json"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "vocab.json",
+        "run_settings.json",
+        "train_log.csv",
+        "val_log.csv",
+        "loss_curves.png",
+        "summary.json",
+    ):
         assert (out / name).is_file(), name
     assert (out / "last" / "model.safetensors").is_file()
     assert "--- sample ---" in text and f"model: {out}/" in text
@@ -122,8 +167,9 @@ def test_evaluate_without_text_scores_the_validation_part(trained):
 
 def test_a_run_of_two_updates_still_plots_and_prints_a_sample(tmp_path, corpus):
     out = tmp_path / "short"
-    code, stdout, stderr, _ = run_split("train", "lm", "--text", corpus, "--out", out, "--max-steps", 2,
-                                        "--sample-length", 10, *TINY)
+    code, stdout, stderr, _ = run_split(
+        "train", "lm", "--text", corpus, "--out", out, "--max-steps", 2, "--sample-length", 10, *TINY
+    )
     assert code == 0, stdout + stderr
     assert "error" not in stdout + stderr
     assert (out / "loss_curves.png").stat().st_size > 0
@@ -152,14 +198,16 @@ def test_a_plot_that_fails_only_warns(tmp_path, corpus, monkeypatch):
 
     monkeypatch.setattr(loss_curves, "plot_loss_curves", broken)
     out = tmp_path / "run"
-    code, stdout, stderr, _ = run_split("train", "lm", "--text", corpus, "--out", out, "--max-steps", 2,
-                                        "--sample-length", 5, *TINY)
+    code, stdout, stderr, _ = run_split(
+        "train", "lm", "--text", corpus, "--out", out, "--max-steps", 2, "--sample-length", 5, *TINY
+    )
     assert code == 0, stdout + stderr
     assert "warning: could not draw the loss curves (RuntimeError: the renderer broke)" in stderr
     assert (out / "model.safetensors").is_file() and "--- sample ---" in stdout and "plot:" not in stdout
 
 
 # ---- word level -----------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def word_model(tmp_path_factory):
@@ -195,9 +243,25 @@ def test_evaluate_reports_bits_per_character_for_a_word_model(word_model):
 
 # ---- resume ---------------------------------------------------------------------------------------
 
+
 def _train_cmd(corpus, out, *extra):
-    return [sys.executable, "-m", "rnnkit", "train", "lm", "--text", str(corpus), "--out", str(out),
-            "--max-steps", "40", "--sample-length", "0", *TINY, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "rnnkit",
+        "train",
+        "lm",
+        "--text",
+        str(corpus),
+        "--out",
+        str(out),
+        "--max-steps",
+        "40",
+        "--sample-length",
+        "0",
+        *TINY,
+        *extra,
+    ]
 
 
 @pytest.mark.slow
@@ -232,8 +296,15 @@ def test_resume_after_sigkill_with_only_text_and_out_equals_uninterrupted(tmp_pa
 
 @pytest.mark.parametrize(
     "option,value,saved",
-    [("--hidden-size", "32", "16"), ("--cell", "gru", "lstm"), ("--bptt", "8", "16"), ("--lr", "0.1", "0.004"),
-     ("--seed", "5", "0"), ("--level", "word", "char"), ("--dropout", "0.2", "0.1")],
+    [
+        ("--hidden-size", "32", "16"),
+        ("--cell", "gru", "lstm"),
+        ("--bptt", "8", "16"),
+        ("--lr", "0.1", "0.004"),
+        ("--seed", "5", "0"),
+        ("--level", "word", "char"),
+        ("--dropout", "0.2", "0.1"),
+    ],
 )
 def test_resume_with_a_changed_model_or_data_option_is_one_line_error(tmp_path, corpus, option, value, saved):
     out = tmp_path / "run"
@@ -251,8 +322,21 @@ def test_resume_with_a_changed_model_or_data_option_is_one_line_error(tmp_path, 
 
 def test_resume_refuses_another_text_and_takes_a_new_time_cap(tmp_path, corpus):
     out = tmp_path / "run"
-    code, text = run("train", "lm", "--text", corpus, "--out", out, "--max-steps", 2, "--time-budget", 60,
-                     "--sample-length", 0, *TINY)
+    code, text = run(
+        "train",
+        "lm",
+        "--text",
+        corpus,
+        "--out",
+        out,
+        "--max-steps",
+        2,
+        "--time-budget",
+        60,
+        "--sample-length",
+        0,
+        *TINY,
+    )
     assert code == 0, text
     other = tmp_path / "other.txt"
     other.write_text(TEXT.upper(), encoding="utf-8")
@@ -275,14 +359,28 @@ def test_resume_refuses_another_text_and_takes_a_new_time_cap(tmp_path, corpus):
 def test_resume_keeps_the_settings_sized_for_the_first_budget(tmp_path, corpus):
     out = tmp_path / "run"
     tiny = TINY[:-2]  # no --dropout: let the budget choose
-    code, text = run("train", "lm", "--text", corpus, "--out", out, "--max-steps", 3, "--time-budget", 5,
-                     "--sample-length", 0, *tiny)
+    code, text = run(
+        "train", "lm", "--text", corpus, "--out", out, "--max-steps", 3, "--time-budget", 5, "--sample-length", 0, *tiny
+    )
     assert code == 0, text
     first = json.loads((out / "run_settings.json").read_text())["recipe"]
     assert (first["dropout"], first["lr"]) == (0.0, 0.004)
     # a 30-minute budget would choose dropout 0.2 and lr 2e-3 for a new run; a resumed one keeps its own
-    code, text = run("train", "lm", "--text", corpus, "--out", out, "--resume", "--max-steps", 6,
-                     "--time-budget", 1800, "--sample-length", 0)
+    code, text = run(
+        "train",
+        "lm",
+        "--text",
+        corpus,
+        "--out",
+        out,
+        "--resume",
+        "--max-steps",
+        6,
+        "--time-budget",
+        1800,
+        "--sample-length",
+        0,
+    )
     assert code == 0, text
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 6
@@ -293,8 +391,9 @@ def test_resume_keeps_the_settings_sized_for_the_first_budget(tmp_path, corpus):
 
 def test_resume_with_nothing_to_resume_starts_a_new_run_and_says_so(tmp_path, corpus):
     out = tmp_path / "fresh"
-    code, stdout, stderr, _ = run_split("train", "lm", "--text", corpus, "--out", out, "--resume", "--max-steps", 2,
-                                        "--sample-length", 0, *TINY)
+    code, stdout, stderr, _ = run_split(
+        "train", "lm", "--text", corpus, "--out", out, "--resume", "--max-steps", 2, "--sample-length", 0, *TINY
+    )
     assert code == 0, stdout + stderr
     assert f"note: nothing to resume in {out} (no checkpoint yet): starting the run from the beginning" in stdout
     assert stderr == ""
@@ -302,6 +401,7 @@ def test_resume_with_nothing_to_resume_starts_a_new_run_and_says_so(tmp_path, co
 
 
 # ---- defaults ---------------------------------------------------------------------------------------
+
 
 def test_default_run_is_2000_updates_sized_by_its_tokens():
     from rnnkit.tasks.language_modeling import LanguageModelRecipe
@@ -321,6 +421,7 @@ def test_default_run_is_2000_updates_sized_by_its_tokens():
 
 
 # ---- errors -------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "make,pattern",
@@ -368,8 +469,9 @@ def test_out_that_is_a_file_is_refused_before_training(tmp_path, corpus):
 
 def test_bpe_without_tokenizers_says_how_to_install_it(tmp_path, corpus, monkeypatch):
     monkeypatch.setitem(sys.modules, "tokenizers", None)  # import tokenizers now raises ImportError
-    code, text = run("train", "lm", "--text", corpus, "--out", tmp_path / "o", "--level", "bpe", "--max-steps", 2,
-                     *TINY)
+    code, text = run(
+        "train", "lm", "--text", corpus, "--out", tmp_path / "o", "--level", "bpe", "--max-steps", 2, *TINY
+    )
     assert code == 2 and "pip install 'rnnkit[bpe]'" in error_line(text)
 
 
@@ -398,8 +500,12 @@ def test_a_folder_of_another_kind_is_refused_naming_what_it_holds(verb):
     forecaster = Path(__file__).parent / "fixtures" / "legacy" / "forecaster_v2_direct"
     code, text = run(verb, forecaster)
     line = error_line(text)
-    assert code == 2 and f"'{forecaster}' holds a forecaster (written by `rnnkit train forecast`), " \
-                          "expected a language model (written by `rnnkit train lm`)" in line
+    assert (
+        code == 2
+        and f"'{forecaster}' holds a forecaster (written by `rnnkit train forecast`), "
+        "expected a language model (written by `rnnkit train lm`)"
+        in line
+    )
 
 
 def test_a_runtime_error_that_is_not_about_the_files_keeps_its_traceback(trained, monkeypatch):
@@ -450,9 +556,13 @@ def test_a_bug_keeps_its_traceback(trained, monkeypatch):
 
 @pytest.mark.parametrize(
     "args,pattern",
-    [(["--temperature", "-1"], "temperature must be"), (["--top-p", "2"], "top_p must be"),
-     (["--top-k", "0"], "top_k must be"), (["--length", "-1"], "length must be an int >= 0"),
-     (["--seed", "-1"], "seed must be an int >= 0, got -1")],
+    [
+        (["--temperature", "-1"], "temperature must be"),
+        (["--top-p", "2"], "top_p must be"),
+        (["--top-k", "0"], "top_k must be"),
+        (["--length", "-1"], "length must be an int >= 0"),
+        (["--seed", "-1"], "seed must be an int >= 0, got -1"),
+    ],
 )
 def test_generate_checks_its_options_before_printing_the_prompt(trained, args, pattern):
     code, stdout, stderr, _ = run_split("generate", trained[0], "--prompt", "the ", *args)
@@ -482,19 +592,35 @@ def test_installed_entry_point():
 
 # ---- the same command gives the same model --------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_the_same_command_and_seed_give_bitwise_identical_weights(tmp_path):
     """The run is defined by updates, not by the clock: two runs of one command give the same bits
     (the default 2x256 model, whose kernels give the same bits whatever thread count the governor picks)."""
-    import torch
     from pydoc_data.topics import topics
+
+    import torch
 
     text = tmp_path / "prose.txt"
     text.write_text("".join(topics.values())[:40_000], encoding="utf-8")
     weights = []
     for name in ("first", "second"):
-        code, out = run("train", "lm", "--text", text, "--out", tmp_path / name, "--max-steps", 6,
-                        "--val-every", 3, "--checkpoint-every", 3, "--sample-length", 0)
+        code, out = run(
+            "train",
+            "lm",
+            "--text",
+            text,
+            "--out",
+            tmp_path / name,
+            "--max-steps",
+            6,
+            "--val-every",
+            3,
+            "--checkpoint-every",
+            3,
+            "--sample-length",
+            0,
+        )
         assert code == 0, out
         weights.append(load_file(tmp_path / name / "model.safetensors"))
     first, second = weights

@@ -111,8 +111,9 @@ class RecurrentCell(nn.Module):
         if held is not None:
             layer, names = held
             return layer.read_weights(fields, names)
-        return weights_type(fields)(*[getattr(self.get_submodule(path) if path else self, leaf)
-                                      for path, leaf in slots])
+        return weights_type(fields)(
+            *[getattr(self.get_submodule(path) if path else self, leaf) for path, leaf in slots]
+        )
 
     def _weight_slots(self) -> Tuple[Tuple[str, ...], Tuple[Tuple[str, str], ...]]:
         """(field names, (module path, attribute) of each), computed once and kept."""
@@ -162,8 +163,7 @@ class RecurrentCell(nn.Module):
             )
         if x.shape[-1] != self.input_size:
             raise InvalidValueError(
-                f"x must have input_size={self.input_size} features in its last dim, "
-                f"got shape {tuple(x.shape)}"
+                f"x must have input_size={self.input_size} features in its last dim, got shape {tuple(x.shape)}"
             )
         unbatched = x.dim() == 1
         if unbatched:

@@ -6,7 +6,9 @@ import typer
 
 app = typer.Typer(
     help="rnnkit: recurrent neural networks from a text file or a CSV to a trained model.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain one-line usage errors, no boxes
 )
 train_app = typer.Typer(help="Train a model.", no_args_is_help=True, rich_markup_mode=None)

@@ -56,7 +56,11 @@ def user_errors_as_one_line(fn):
             typer.echo(f"error: {one_line(str(err) or type(err).__name__)}", err=True)
             raise typer.Exit(EXIT_USAGE) from None
         except KeyboardInterrupt:
-            hint = ": the last checkpoint is kept; rerun with --resume to continue" if fn.__name__ in TRAINING_VERBS else ""
+            hint = (
+                ": the last checkpoint is kept; rerun with --resume to continue"
+                if fn.__name__ in TRAINING_VERBS
+                else ""
+            )
             typer.echo(f"interrupted{hint}", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         finally:

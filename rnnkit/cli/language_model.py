@@ -15,10 +15,27 @@ from .errors import user_errors_as_one_line
 from .options import existing_file, from_config, given, output_folder
 
 # what `train lm` passes to the recipe, in the recipe's names (out and resume are handled apart)
-RECIPE_OPTIONS = ("text", "level", "cell", "embedding_size", "hidden_size", "num_layers", "dropout", "bptt",
-                  "batch_size", "lr", "max_steps", "time_budget", "val_every", "checkpoint_every", "seed")
-THREADS_HELP = ("CPU threads; default: the cores other programs leave free (a thread that shares its core with "
-                "another program stalls the others).")
+RECIPE_OPTIONS = (
+    "text",
+    "level",
+    "cell",
+    "embedding_size",
+    "hidden_size",
+    "num_layers",
+    "dropout",
+    "bptt",
+    "batch_size",
+    "lr",
+    "max_steps",
+    "time_budget",
+    "val_every",
+    "checkpoint_every",
+    "seed",
+)
+THREADS_HELP = (
+    "CPU threads; default: the cores other programs leave free (a thread that shares its core with "
+    "another program stalls the others)."
+)
 GENERATION_THREADS = 1  # a batch-1 step is bound by latency: one thread is fastest (docs/language_models.md)
 
 
@@ -44,7 +61,9 @@ def train_lm(
     val_every: int = from_config(Recipe, "val_every"),
     threads: Optional[int] = from_config(Recipe, "threads"),
     resume: bool = from_config(Recipe, "resume"),
-    sample_length: int = typer.Option(300, "--sample-length", help="Tokens of the sample printed at the end (0: none)."),
+    sample_length: int = typer.Option(
+        300, "--sample-length", help="Tokens of the sample printed at the end (0: none)."
+    ),
 ) -> None:
     """Train a language model on a text file and print a sample of what it writes.
 
@@ -68,13 +87,18 @@ def train_lm(
     summary = train_language_model(recipe, log=lambda m: typer.echo(m))
     tokenizer = tokenizer_type(recipe.level)
     unit = tokenizer.unit
-    typer.echo(f"trained {summary['steps']:,} updates in {summary['train_seconds']} s "
-               f"({summary['tokens_per_second']:,} tokens/s)")
+    typer.echo(
+        f"trained {summary['steps']:,} updates in {summary['train_seconds']} s "
+        f"({summary['tokens_per_second']:,} tokens/s)"
+    )
     if summary["val_loss"] is not None:
-        per_char = ("" if tokenizer.tokens_are_characters
-                    else f" ({summary['val_bits_per_character']:.3f} bits/character)")
-        typer.echo(f"validation: {summary['val_loss']:.4f} nats/{unit}, {summary['val_bits_per_token']:.3f} "
-                   f"bits/{unit}{per_char}, perplexity {summary['val_perplexity']:.2f}")
+        per_char = (
+            "" if tokenizer.tokens_are_characters else f" ({summary['val_bits_per_character']:.3f} bits/character)"
+        )
+        typer.echo(
+            f"validation: {summary['val_loss']:.4f} nats/{unit}, {summary['val_bits_per_token']:.3f} "
+            f"bits/{unit}{per_char}, perplexity {summary['val_perplexity']:.2f}"
+        )
     if sample_length > 0:
         model = load_language_model(out)
         typer.echo("--- sample ---")
@@ -83,8 +107,9 @@ def train_lm(
                 typer.echo(piece, nl=False)
         typer.echo("\n--------------")
     typer.echo(f"model: {out}/ (config.json, model.safetensors, vocab.json, run_settings.json)")
-    typer.echo(f"logs:  {out}/train_log.csv, {out}/val_log.csv"
-               + (f"; plot: {summary['plot']}" if summary["plot"] else ""))
+    typer.echo(
+        f"logs:  {out}/train_log.csv, {out}/val_log.csv" + (f"; plot: {summary['plot']}" if summary["plot"] else "")
+    )
     typer.echo(f"next:  rnnkit generate {out} --prompt 'Some text' --length 500")
 
 
@@ -92,16 +117,21 @@ def train_lm(
 @user_errors_as_one_line
 def generate(
     model_dir: Path = typer.Argument(..., help="A folder written by `rnnkit train lm`."),
-    prompt: str = typer.Option("\n", "--prompt", help="Text that primes the model's state; it is printed first and "
-                                                      "the sample continues it."),
+    prompt: str = typer.Option(
+        "\n", "--prompt", help="Text that primes the model's state; it is printed first and the sample continues it."
+    ),
     length: int = typer.Option(500, "--length", help="Tokens to generate."),
     temperature: float = typer.Option(1.0, "--temperature", help="0 = greedy; < 1 safer, > 1 more varied."),
     top_k: Optional[int] = typer.Option(None, "--top-k", help="Sample only among the K most likely tokens."),
-    top_p: Optional[float] = typer.Option(None, "--top-p", help="Sample only among the most likely tokens that make "
-                                                                "up probability P."),
+    top_p: Optional[float] = typer.Option(
+        None, "--top-p", help="Sample only among the most likely tokens that make up probability P."
+    ),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (>= 0) for a reproducible sample."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads; default: 1 (one step of one stream is "
-                                                                  "bound by latency, and one thread is fastest)."),
+    threads: Optional[int] = typer.Option(
+        None,
+        "--threads",
+        help="CPU threads; default: 1 (one step of one stream is bound by latency, and one thread is fastest).",
+    ),
 ) -> None:
     """Generate text, printing each piece as it is sampled (the state is carried; constant memory).
 
@@ -123,8 +153,11 @@ def generate(
 @user_errors_as_one_line
 def evaluate(
     model_dir: Path = typer.Argument(..., help="A folder written by `rnnkit train lm`."),
-    text: Optional[Path] = typer.Option(None, "--text", help="Text file to score; default: the validation part "
-                                                            "(last 10%) of the text the model was trained on."),
+    text: Optional[Path] = typer.Option(
+        None,
+        "--text",
+        help="Text file to score; default: the validation part (last 10%) of the text the model was trained on.",
+    ),
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
 ) -> None:
     """Loss, bits per character (and per token for word/BPE models) and perplexity on a text.

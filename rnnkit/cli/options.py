@@ -32,8 +32,9 @@ def from_config(config_class: type, name: str, *flags: str, help: Optional[str] 
     text = help if help is not None else field.metadata.get("help")
     if text is None:
         raise LookupError(f"{config_class.__name__}.{name} has no help: give help= or field metadata")
-    return typer.Option(config_default(config_class, name), *(flags or ("--" + name.replace("_", "-"),)),
-                        help=text, **kwargs)
+    return typer.Option(
+        config_default(config_class, name), *(flags or ("--" + name.replace("_", "-"),)), help=text, **kwargs
+    )
 
 
 def existing_file(path: Optional[Path], what: str) -> Optional[str]:

@@ -5,5 +5,15 @@ from .text_stream import TextStream
 from .tokenizers import BPETokenizer, CharTokenizer, Tokenizer, WordTokenizer
 from .vocab import UnknownTokenWarning, Vocabulary
 
-__all__ = ["Vocabulary", "UnknownTokenWarning", "Tokenizer", "CharTokenizer", "WordTokenizer", "BPETokenizer",
-           "read_text", "default_corpus", "split_train_val", "TextStream"]
+__all__ = [
+    "Vocabulary",
+    "UnknownTokenWarning",
+    "Tokenizer",
+    "CharTokenizer",
+    "WordTokenizer",
+    "BPETokenizer",
+    "read_text",
+    "default_corpus",
+    "split_train_val",
+    "TextStream",
+]

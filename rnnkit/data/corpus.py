@@ -43,8 +43,7 @@ def read_text(path: PathLike) -> str:
     nul = data.find(b"\x00")
     if nul >= 0:
         raise FileFormatError(
-            f"file {str(p)!r} is not text: it contains a NUL byte at offset {nul} (a binary file?); "
-            f"expected UTF-8 text"
+            f"file {str(p)!r} is not text: it contains a NUL byte at offset {nul} (a binary file?); expected UTF-8 text"
         )
     try:
         text = data.decode("utf-8-sig")

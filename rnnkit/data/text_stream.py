@@ -33,8 +33,9 @@ def as_id_tensor(ids: IdsLike, vocab_size: Optional[int] = None, name: str = "id
         try:
             ids = torch.as_tensor(ids) if len(ids) else torch.empty(0, dtype=torch.long)  # [] would be float
         except (TypeError, ValueError, RuntimeError):
-            raise InvalidTypeError(f"{name} must be a 1-D tensor or sequence of ints, "
-                                   f"got {type(ids).__name__}") from None
+            raise InvalidTypeError(
+                f"{name} must be a 1-D tensor or sequence of ints, got {type(ids).__name__}"
+            ) from None
     if ids.dim() != 1:
         raise InvalidValueError(f"{name} must be 1-D, got shape {tuple(ids.shape)}")
     if ids.dtype == torch.bool or ids.is_floating_point() or ids.is_complex():

@@ -34,8 +34,17 @@ from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple, Type
 
 from .._checks import FileFormatError, InvalidTypeError, InvalidValueError, MissingOptionalDependency, positive_int
 
-__all__ = ["Tokenizer", "CharTokenizer", "WordTokenizer", "BPETokenizer", "Continuation", "TOKENIZERS",
-           "tokenizer_for", "tokenizer_type", "tokenizer_from_dict"]
+__all__ = [
+    "Tokenizer",
+    "CharTokenizer",
+    "WordTokenizer",
+    "BPETokenizer",
+    "Continuation",
+    "TOKENIZERS",
+    "tokenizer_for",
+    "tokenizer_type",
+    "tokenizer_from_dict",
+]
 
 
 def _check_text(text: object) -> str:
@@ -95,8 +104,9 @@ class Tokenizer:
     def check_symbol(self, symbol: str) -> None:
         """Raise :class:`InvalidValueError` if ``symbol`` can never be one of this tokenizer's tokens."""
 
-    def learn(self, text: str, *, specials: Sequence[str] = (), min_freq: int = 1,
-              max_size: Optional[int] = None) -> Tuple["Tokenizer", List[str]]:
+    def learn(
+        self, text: str, *, specials: Sequence[str] = (), min_freq: int = 1, max_size: Optional[int] = None
+    ) -> Tuple["Tokenizer", List[str]]:
         """``(tokenizer, symbols)`` for a vocabulary of ``text``: the symbols seen at least ``min_freq``
         times (not the ``specials``), at most ``max_size - len(specials)`` of the most frequent (ties
         broken by the symbol), in sorted order so that the same text always gives the same ids."""
@@ -211,12 +221,16 @@ class BPETokenizer(Tokenizer):
 
     def __init__(self, model=None) -> None:
         self.model = model  # a tokenizers.Tokenizer, or None until trained
-        self._specials = frozenset() if model is None else frozenset(
-            t.content for t in model.get_added_tokens_decoder().values() if t.special)
+        self._specials = (
+            frozenset()
+            if model is None
+            else frozenset(t.content for t in model.get_added_tokens_decoder().values() if t.special)
+        )
 
     @classmethod
-    def train(cls, text: str, vocab_size: int = DEFAULT_SIZE, *, min_freq: int = 1,
-              specials: Sequence[str] = ()) -> "BPETokenizer":
+    def train(
+        cls, text: str, vocab_size: int = DEFAULT_SIZE, *, min_freq: int = 1, specials: Sequence[str] = ()
+    ) -> "BPETokenizer":
         """Learn merges from ``text`` until the vocabulary has ``vocab_size`` tokens (specials first,
         then the 256 byte symbols, then merges seen at least ``min_freq`` times)."""
         _check_text(text)
@@ -226,8 +240,11 @@ class BPETokenizer(Tokenizer):
         model.pre_tokenizer = tk.pre_tokenizers.ByteLevel(add_prefix_space=False)
         model.decoder = tk.decoders.ByteLevel()
         trainer = tk.trainers.BpeTrainer(
-            vocab_size=vocab_size, min_frequency=positive_int("min_freq", min_freq), special_tokens=list(specials),
-            initial_alphabet=tk.pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+            vocab_size=vocab_size,
+            min_frequency=positive_int("min_freq", min_freq),
+            special_tokens=list(specials),
+            initial_alphabet=tk.pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
         )
         model.train_from_iterator(text.splitlines(keepends=True), trainer)
         return cls(model)
@@ -238,8 +255,10 @@ class BPETokenizer(Tokenizer):
 
     def _model(self):
         if self.model is None:
-            raise InvalidValueError("this BPETokenizer has not been trained: use BPETokenizer.train(text) "
-                                    "or Vocabulary.from_text(text, level='bpe')")
+            raise InvalidValueError(
+                "this BPETokenizer has not been trained: use BPETokenizer.train(text) "
+                "or Vocabulary.from_text(text, level='bpe')"
+            )
         return self.model
 
     @property
@@ -268,17 +287,20 @@ class BPETokenizer(Tokenizer):
     def continuation(self, after: str = "") -> Continuation:
         return _BPEContinuation(self, after)
 
-    def learn(self, text: str, *, specials: Sequence[str] = (), min_freq: int = 1,
-              max_size: Optional[int] = None) -> Tuple["Tokenizer", List[str]]:
+    def learn(
+        self, text: str, *, specials: Sequence[str] = (), min_freq: int = 1, max_size: Optional[int] = None
+    ) -> Tuple["Tokenizer", List[str]]:
         """Train on ``text`` (``max_size``: the vocabulary size, default 1000); the symbols are the
         learned tokens after the specials, in id order."""
-        trained = self.train(text, self.DEFAULT_SIZE if max_size is None else max_size, min_freq=min_freq,
-                             specials=specials)
+        trained = self.train(
+            text, self.DEFAULT_SIZE if max_size is None else max_size, min_freq=min_freq, specials=specials
+        )
         tokens = trained.vocabulary
         if tokens[: len(specials)] != list(specials):
-            raise InvalidValueError(f"the BPE tokenizer's first ids {tokens[:len(specials)]!r} are not the "
-                                    f"specials {list(specials)!r}")
-        return trained, tokens[len(specials):]
+            raise InvalidValueError(
+                f"the BPE tokenizer's first ids {tokens[: len(specials)]!r} are not the specials {list(specials)!r}"
+            )
+        return trained, tokens[len(specials) :]
 
     def to_dict(self) -> Dict[str, Any]:
         return {"level": self.name, "tokenizer": json.loads(self._model().to_str())}

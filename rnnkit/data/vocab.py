@@ -96,8 +96,9 @@ class Vocabulary:
     ) -> None:
         self.tokenizer: Tokenizer = tokenizer_for(level)
         if not self.tokenizer.trained:
-            raise InvalidValueError(f"a {self.level!r} vocabulary is trained with "
-                                    f"Vocabulary.from_text(text, level={self.level!r})")
+            raise InvalidValueError(
+                f"a {self.level!r} vocabulary is trained with Vocabulary.from_text(text, level={self.level!r})"
+            )
         self.unknown = _check_policy(unknown)
         if isinstance(specials, str) or not all(isinstance(s, str) and s for s in specials):
             raise InvalidTypeError(f"specials must be a sequence of non-empty strings, got {specials!r}")
@@ -115,14 +116,17 @@ class Vocabulary:
             raise InvalidValueError("a vocabulary needs at least one symbol besides the specials")
         own = self.tokenizer.vocabulary
         if own is not None and own != tokens:
-            raise InvalidValueError(f"the {self.level!r} tokenizer's own tokens ({len(own)}) are not the "
-                                    f"specials and symbols given ({len(tokens)}), in the same order")
+            raise InvalidValueError(
+                f"the {self.level!r} tokenizer's own tokens ({len(own)}) are not the "
+                f"specials and symbols given ({len(tokens)}), in the same order"
+            )
         self._tokens: List[str] = tokens
         self._index: Dict[str, int] = {t: i for i, t in enumerate(tokens)}
         self.unk_id: Optional[int] = self._index.get(UNK) if UNK in self.specials else None
         if self.unknown == "replace" and self.unk_id is None and not self.tokenizer.covers_all_text:
-            raise InvalidValueError(f"the 'replace' policy needs {UNK!r} among the specials, "
-                                    f"got specials={self.specials!r}")
+            raise InvalidValueError(
+                f"the 'replace' policy needs {UNK!r} among the specials, got specials={self.specials!r}"
+            )
 
     @property
     def level(self) -> str:
@@ -157,8 +161,9 @@ class Vocabulary:
         tokenizer = tokenizer_for(level)
         positive_int("min_freq", min_freq)
         if max_size is not None and (not is_int(max_size) or max_size <= len(specials)):
-            raise InvalidValueError(f"max_size must be None or an int > len(specials) = {len(specials)}, "
-                                    f"got {max_size!r}")
+            raise InvalidValueError(
+                f"max_size must be None or an int > len(specials) = {len(specials)}, got {max_size!r}"
+            )
         tokenizer, symbols = tokenizer.learn(text, specials=specials, min_freq=min_freq, max_size=max_size)
         if not symbols:
             raise InvalidValueError(f"no symbol of the text occurs at least min_freq={min_freq} times")
@@ -255,7 +260,7 @@ class Vocabulary:
             "level": self.level,
             "unknown": self.unknown,
             "specials": list(self.specials),
-            "symbols": self._tokens[len(self.specials):],
+            "symbols": self._tokens[len(self.specials) :],
         }
         d.update({k: v for k, v in self.tokenizer.to_dict().items() if k != "level"})  # e.g. BPE's merges
         return d
@@ -271,8 +276,9 @@ class Vocabulary:
         if d.get("format") != FORMAT:
             raise FileFormatError(f"not a rnnkit vocabulary: 'format' is {d.get('format')!r}, expected {FORMAT!r}")
         if d.get("version") != FORMAT_VERSION:
-            raise FileFormatError(f"unsupported vocabulary version {d.get('version')!r}; "
-                                  f"this rnnkit reads version {FORMAT_VERSION}")
+            raise FileFormatError(
+                f"unsupported vocabulary version {d.get('version')!r}; this rnnkit reads version {FORMAT_VERSION}"
+            )
         missing = [k for k in ("level", "unknown", "specials", "symbols") if k not in d]
         if missing:
             raise FileFormatError(f"vocabulary JSON lacks the fields {missing}")
@@ -318,5 +324,6 @@ class Vocabulary:
         return mine == (other.level, other.unknown, other.specials, other._tokens)
 
     def __repr__(self) -> str:
-        return (f"Vocabulary(level={self.level!r}, size={len(self)}, specials={self.specials!r}, "
-                f"unknown={self.unknown!r})")
+        return (
+            f"Vocabulary(level={self.level!r}, size={len(self)}, specials={self.specials!r}, unknown={self.unknown!r})"
+        )

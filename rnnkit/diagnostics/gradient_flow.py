@@ -110,6 +110,7 @@ def trainer_gradient_flow(trainer, batch, state=None) -> GradientFlow:
 
 # ---- the hooks -------------------------------------------------------------------------------
 
+
 def _start_call(record: List[_Call], layer: Recurrent, args, kwargs) -> None:
     """Forward pre-hook: a new call begins; keep its lengths (the reverse direction needs them)."""
     inp = args[0] if args else kwargs.get("input")
@@ -134,8 +135,9 @@ def _norms(call: _Call, grads, directions: int) -> Tensor:
     rows = {}
     for (k, d), steps in call.steps.items():
         # grads holds every call's gradients in order: take as many as this direction has steps
-        g = torch.stack([torch.zeros_like(h) if gr is None else gr
-                         for h, gr in zip(steps, grads, strict=False)])  # (T, B, H)
+        g = torch.stack(
+            [torch.zeros_like(h) if gr is None else gr for h, gr in zip(steps, grads, strict=False)]
+        )  # (T, B, H)
         if d == 1:  # the reverse direction's step t is at position length - 1 - t of each sequence
             g = reverse_padded(g, call.lengths)
         g = g.detach().to(torch.promote_types(g.dtype, torch.float32))  # bf16/fp16 norms in float32

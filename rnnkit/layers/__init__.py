@@ -5,5 +5,15 @@ from .recurrent import Recurrent
 from .sequences import SequenceBatch, check_lengths
 from .stock import GRU, LSTM, RNN
 
-__all__ = ["Recurrent", "RNN", "LSTM", "GRU", "Engine", "ENGINES", "register_engine", "select_engine",
-           "SequenceBatch", "check_lengths"]
+__all__ = [
+    "Recurrent",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "Engine",
+    "ENGINES",
+    "register_engine",
+    "select_engine",
+    "SequenceBatch",
+    "check_lengths",
+]

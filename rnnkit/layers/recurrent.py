@@ -158,8 +158,7 @@ class Recurrent(nn.Module):
         itself (no copy), and one swapped in by ``functional_call`` or ``load_state_dict(assign=True)``
         is the one read.
         """
-        return tuple(tuple(self.read_weights(fields, names) for fields, names in row)
-                     for row in self._weight_layout)
+        return tuple(tuple(self.read_weights(fields, names) for fields, names in row) for row in self._weight_layout)
 
     def read_weights(self, fields: Tuple[str, ...], names: Tuple[Optional[str], ...]) -> Weights:
         """One cell's weights: the layer attributes ``names`` as the named tuple with ``fields``."""
@@ -185,8 +184,9 @@ class Recurrent(nn.Module):
         runs the loop engine, whatever ``engine`` says. Returns a handle: ``handle.remove()``.
         """
         if not callable(hook):
-            raise InvalidTypeError(f"hook must be callable as hook(t, layer_index, direction, h, state), "
-                                   f"got {describe(hook)}")
+            raise InvalidTypeError(
+                f"hook must be callable as hook(t, layer_index, direction, h, state), got {describe(hook)}"
+            )
         handle = RemovableHandle(self._step_hooks)
         self._step_hooks[handle.id] = hook
         return handle
@@ -286,8 +286,7 @@ class Recurrent(nn.Module):
             raise InvalidTypeError(f"input must be a floating-point tensor, got dtype {x.dtype}")
         if x.shape[-1] != self.input_size:
             raise InvalidValueError(
-                f"input must have input_size={self.input_size} features in its last dim, "
-                f"got shape {tuple(x.shape)}"
+                f"input must have input_size={self.input_size} features in its last dim, got shape {tuple(x.shape)}"
             )
         ref = next(iter(self._parameters.values()), None)
         if ref is None:  # all parametrized, or a cell without parameters

@@ -72,9 +72,7 @@ def check_lengths(lengths: LengthsLike, batch_size: int, max_length: int) -> Opt
     if values.numel() == 0:
         raise InvalidValueError("lengths is empty: expected one length per sequence")
     if values.numel() != batch_size:
-        raise InvalidValueError(
-            f"lengths has {values.numel()} entries but the batch has {batch_size} sequences"
-        )
+        raise InvalidValueError(f"lengths has {values.numel()} entries but the batch has {batch_size} sequences")
     if bool((values < 1).any()):
         raise InvalidValueError(f"lengths must be positive, got {values.tolist()}")
     if bool((values > max_length).any()):

@@ -35,8 +35,9 @@ class RNN(Recurrent):
         if nonlinearity not in ("tanh", "relu"):
             raise InvalidValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         factory = partial(ElmanCell, bias=bias, nonlinearity=nonlinearity, device=device, dtype=dtype)
-        super().__init__(factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
-                         engine=engine)
+        super().__init__(
+            factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, engine=engine
+        )
         self.nonlinearity = nonlinearity
         self.bias = bool(bias)
 
@@ -60,8 +61,9 @@ class LSTM(Recurrent):
         engine: str = "auto",
     ) -> None:
         factory = partial(LSTMCell, bias=bias, proj_size=proj_size, device=device, dtype=dtype)
-        super().__init__(factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
-                         engine=engine)
+        super().__init__(
+            factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, engine=engine
+        )
         self.bias = bool(bias)
 
 
@@ -83,6 +85,7 @@ class GRU(Recurrent):
         engine: str = "auto",
     ) -> None:
         factory = partial(GRUCell, bias=bias, device=device, dtype=dtype)
-        super().__init__(factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional,
-                         engine=engine)
+        super().__init__(
+            factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, engine=engine
+        )
         self.bias = bool(bias)

@@ -6,6 +6,14 @@ from .language_model import LanguageModel, LanguageModelConfig, bits_per_token, 
 from .sampling import sample_next
 
 __all__ = [
-    "ElmanRNN", "LanguageModel", "LanguageModelConfig", "bits_per_token", "perplexity",
-    "generate", "generate_text", "stream_generate", "stream_text", "sample_next",
+    "ElmanRNN",
+    "LanguageModel",
+    "LanguageModelConfig",
+    "bits_per_token",
+    "perplexity",
+    "generate",
+    "generate_text",
+    "stream_generate",
+    "stream_text",
+    "sample_next",
 ]

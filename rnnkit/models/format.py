@@ -116,8 +116,9 @@ class ModelFolder:
         try:
             return load_safetensors(path.read_bytes())
         except (SafetensorError, RuntimeError, ValueError) as err:
-            raise FileFormatError(f"{str(path)!r} is not a readable safetensors file (truncated or corrupt?): "
-                                  f"{err}") from None
+            raise FileFormatError(
+                f"{str(path)!r} is not a readable safetensors file (truncated or corrupt?): {err}"
+            ) from None
 
     def load_state_dict(self, module: torch.nn.Module, tensors: Optional[Mapping[str, torch.Tensor]] = None) -> None:
         """Load the weights into ``module`` (strict); a mismatch is a :class:`FileFormatError`."""
@@ -125,8 +126,10 @@ class ModelFolder:
         try:
             module.load_state_dict(tensors, strict=True)
         except (RuntimeError, TypeError, ValueError) as err:
-            raise FileFormatError(f"{str(self.path / WEIGHTS_FILE)!r} does not match {str(self.config_path)!r}: "
-                                  f"{' '.join(str(err).split())}") from None
+            raise FileFormatError(
+                f"{str(self.path / WEIGHTS_FILE)!r} does not match {str(self.config_path)!r}: "
+                f"{' '.join(str(err).split())}"
+            ) from None
 
     def bad_config(self, problem: str) -> FileFormatError:
         """An error naming ``config.json`` and what is wrong with it."""
@@ -143,27 +146,31 @@ def read_json_file(path: Path) -> Any:
 def _recognise(raw: Any, path: Path) -> tuple:
     """``(model_type, format_version, config, extra)`` of a config.json document of any version."""
     if not isinstance(raw, dict):
-        raise FileFormatError(f"{str(path)!r} must hold a JSON object describing the model, "
-                              f"got a JSON {type(raw).__name__}")
+        raise FileFormatError(
+            f"{str(path)!r} must hold a JSON object describing the model, got a JSON {type(raw).__name__}"
+        )
     if "format_version" in raw:  # version 3 and later
         version, kind, config = raw.get("format_version"), raw.get("model_type"), raw.get("config")
         if not isinstance(version, int) or isinstance(version, bool) or version < 3:
             raise FileFormatError(f"{str(path)!r}: format_version must be an int >= 3, got {version!r}")
         if version > FORMAT_VERSION:
-            raise FileFormatError(f"{str(path)!r} has format_version {version}, newer than this rnnkit reads "
-                                  f"({FORMAT_VERSION}): upgrade rnnkit")
+            raise FileFormatError(
+                f"{str(path)!r} has format_version {version}, newer than this rnnkit reads "
+                f"({FORMAT_VERSION}): upgrade rnnkit"
+            )
         if not isinstance(kind, str) or not isinstance(config, dict):
             raise FileFormatError(f"{str(path)!r} needs a 'model_type' string and a 'config' object")
-        extra = {k: v for k, v in raw.items() if k not in ("model_type", "format_version", "config",
-                                                            "rnnkit_version")}
+        extra = {k: v for k, v in raw.items() if k not in ("model_type", "format_version", "config", "rnnkit_version")}
         return kind, version, config, extra
     if raw.get("model_type") == "rnnkit.LanguageModel":  # the language model's first layout
         return "language_model", 1, {k: v for k, v in raw.items() if k != "model_type"}, {}
     if raw.get("format") == "rnnkit.forecaster":  # the forecaster's versions 1 and 2
         version = raw.get("version")
         if version not in (1, 2) or not isinstance(raw.get("config"), dict) or not isinstance(raw.get("meta"), dict):
-            raise FileFormatError(f"{str(path)!r} is not a readable forecaster file (format 'rnnkit.forecaster', "
-                                  f"version {version!r}; versions 1 and 2 need 'config' and 'meta' objects)")
+            raise FileFormatError(
+                f"{str(path)!r} is not a readable forecaster file (format 'rnnkit.forecaster', "
+                f"version {version!r}; versions 1 and 2 need 'config' and 'meta' objects)"
+            )
         return "forecaster", version, raw["config"], {"meta": raw["meta"]}
     raise FileFormatError(f"{str(path)!r} does not describe a rnnkit model (no 'model_type' and 'format_version')")
 
@@ -187,9 +194,15 @@ def read_model(directory: PathLike, expected: Union[None, str, Iterable[str]] = 
     return folder if expected is None else folder.expect(expected)
 
 
-def save_model(directory: PathLike, model_type: str, config: Mapping[str, Any], tensors: Mapping[str, torch.Tensor],
-               *, files: Optional[Mapping[str, Union[str, bytes]]] = None,
-               extra: Optional[Mapping[str, Any]] = None) -> Path:
+def save_model(
+    directory: PathLike,
+    model_type: str,
+    config: Mapping[str, Any],
+    tensors: Mapping[str, torch.Tensor],
+    *,
+    files: Optional[Mapping[str, Union[str, bytes]]] = None,
+    extra: Optional[Mapping[str, Any]] = None,
+) -> Path:
     """Write a model folder: the model's ``files`` and ``model.safetensors`` first, ``config.json`` last.
 
     ``config`` is the model's settings (JSON-serialisable); ``extra`` more top-level keys of
@@ -202,10 +215,19 @@ def save_model(directory: PathLike, model_type: str, config: Mapping[str, Any], 
     weights = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     for name, content in (files or {}).items():
         atomic_write(d / name, content)
-    atomic_write(d / WEIGHTS_FILE, save_safetensors(weights, metadata={"format": "pt", "model_type": model_type,
-                                                                        "format_version": str(FORMAT_VERSION)}))
-    doc = {"model_type": model_type, "format_version": FORMAT_VERSION, "rnnkit_version": __version__,
-           "config": dict(config), **dict(extra or {})}
+    atomic_write(
+        d / WEIGHTS_FILE,
+        save_safetensors(
+            weights, metadata={"format": "pt", "model_type": model_type, "format_version": str(FORMAT_VERSION)}
+        ),
+    )
+    doc = {
+        "model_type": model_type,
+        "format_version": FORMAT_VERSION,
+        "rnnkit_version": __version__,
+        "config": dict(config),
+        **dict(extra or {}),
+    }
     atomic_write(d / CONFIG_FILE, json.dumps(doc, indent=2) + "\n")
     return d
 

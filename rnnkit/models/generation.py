@@ -39,8 +39,7 @@ def _prompt_tensor(prompt_ids: PromptLike, vocab_size: int, device: torch.device
     ids = as_id_tensor(prompt_ids, vocab_size, name="prompt_ids")
     if ids.numel() == 0:
         raise InvalidValueError(
-            "prompt_ids is empty: generation needs at least one token to start from "
-            "(for text, e.g. a newline)"
+            "prompt_ids is empty: generation needs at least one token to start from (for text, e.g. a newline)"
         )
     return ids.view(1, -1).to(device), False
 
@@ -95,8 +94,9 @@ def stream_generate(
     tokens, batched = _prompt_tensor(prompt_ids, vocab_size, device)  # (B, T)
     gen = _make_generator(seed, generator, device)
     suppress_list = suppress_ids.tolist() if isinstance(suppress_ids, Tensor) else list(suppress_ids)
-    suppress = (sorted(set(as_id_tensor(suppress_list, vocab_size, name="suppress_ids").tolist()))
-                if suppress_list else [])
+    suppress = (
+        sorted(set(as_id_tensor(suppress_list, vocab_size, name="suppress_ids").tolist())) if suppress_list else []
+    )
     if len(suppress) == vocab_size:
         raise InvalidValueError(f"suppress_ids bans all {vocab_size} ids; nothing could be generated")
     suppress_t = torch.tensor(suppress, dtype=torch.long, device=device)
@@ -143,8 +143,17 @@ def generate(
     prompt, a ``(B, length)`` int64 tensor for a ``(B, T)`` prompt. The prompt is not included."""
     steps = list(
         stream_generate(
-            model, prompt_ids, length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
-            generator=generator, condition=condition, state=state, suppress_ids=suppress_ids,
+            model,
+            prompt_ids,
+            length,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            seed=seed,
+            generator=generator,
+            condition=condition,
+            state=state,
+            suppress_ids=suppress_ids,
         )
     )
     if isinstance(prompt_ids, Tensor) and prompt_ids.dim() == 2:
@@ -200,16 +209,24 @@ def stream_text(
     if not isinstance(vocab, Vocabulary):
         raise InvalidValueError("no vocabulary: pass vocab= or use a model that holds one (model.vocab)")
     if len(vocab) != model.config.vocab_size:
-        raise InvalidValueError(f"the vocabulary has {len(vocab)} tokens but the model's vocab_size is "
-                                f"{model.config.vocab_size}")
+        raise InvalidValueError(
+            f"the vocabulary has {len(vocab)} tokens but the model's vocab_size is {model.config.vocab_size}"
+        )
     if not isinstance(prompt, str) or not prompt:
         raise InvalidValueError(f"prompt must be a non-empty str (e.g. a newline), got {prompt!r}")
     ids = vocab.encode(prompt, unknown=unknown)
     if not ids:
         raise InvalidValueError(f"the prompt {prompt!r} encodes to no tokens (all unknown and skipped)")
     steps = stream_generate(
-        model, ids, length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
-        condition=condition, suppress_ids=vocab.special_ids if suppress_specials else (),
+        model,
+        ids,
+        length,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        seed=seed,
+        condition=condition,
+        suppress_ids=vocab.special_ids if suppress_specials else (),
     )
     return _pieces(steps, _IncrementalDecoder(vocab, after=prompt))
 

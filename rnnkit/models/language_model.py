@@ -125,7 +125,10 @@ class LanguageModel(nn.Module):
         self.embedding = nn.Embedding(c.vocab_size, c.embedding_size)
         self.drop = nn.Dropout(c.dropout)
         self.rnn = CELLS[c.cell](
-            c.embedding_size, c.hidden_size, c.num_layers, batch_first=True,
+            c.embedding_size,
+            c.hidden_size,
+            c.num_layers,
+            batch_first=True,
             dropout=c.dropout if c.num_layers > 1 else 0.0,
         )
         out_features = c.hidden_size
@@ -167,8 +170,9 @@ class LanguageModel(nn.Module):
     def _check_condition(self, condition: object, batch_size: int) -> None:
         want = (batch_size, self.config.condition_size)
         if not isinstance(condition, Tensor) or tuple(condition.shape) != want:
-            raise InvalidValueError(f"condition must be a tensor of shape {want} (B, condition_size), "
-                                    f"got {describe(condition)}")
+            raise InvalidValueError(
+                f"condition must be a tensor of shape {want} (B, condition_size), got {describe(condition)}"
+            )
         if not condition.is_floating_point():
             raise InvalidTypeError(f"condition must be a floating-point tensor, got dtype {condition.dtype}")
 
@@ -218,8 +222,9 @@ class LanguageModel(nn.Module):
         if not isinstance(logits, Tensor) or logits.dim() != 3:
             raise InvalidValueError(f"logits must be a 3-D tensor (B, T, V), got {describe(logits)}")
         if not isinstance(targets, Tensor) or tuple(targets.shape) != tuple(logits.shape[:2]):
-            raise InvalidValueError(f"targets must have shape {tuple(logits.shape[:2])} (B, T), "
-                                    f"got {describe(targets)}")
+            raise InvalidValueError(
+                f"targets must have shape {tuple(logits.shape[:2])} (B, T), got {describe(targets)}"
+            )
         if targets.dtype != torch.long:
             raise InvalidTypeError(f"targets must be torch.long ids, got dtype {targets.dtype}")
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
@@ -231,8 +236,9 @@ class LanguageModel(nn.Module):
         if not isinstance(vocab, Vocabulary):
             raise InvalidTypeError(f"vocab must be a rnnkit Vocabulary, got {type(vocab).__name__}")
         if len(vocab) != self.config.vocab_size:
-            raise InvalidValueError(f"the vocabulary has {len(vocab)} tokens but the model's vocab_size is "
-                                    f"{self.config.vocab_size}")
+            raise InvalidValueError(
+                f"the vocabulary has {len(vocab)} tokens but the model's vocab_size is {self.config.vocab_size}"
+            )
         return vocab
 
     # ---- save / load -------------------------------------------------------------------------

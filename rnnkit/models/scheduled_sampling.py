@@ -40,8 +40,15 @@ from torch import Tensor
 
 from .._checks import InvalidTypeError, InvalidValueError
 
-__all__ = ["linear_decay", "exponential_decay", "inverse_sigmoid_decay", "SamplingSchedule", "TeacherForcing",
-           "teacher_mask", "mix_inputs"]
+__all__ = [
+    "linear_decay",
+    "exponential_decay",
+    "inverse_sigmoid_decay",
+    "SamplingSchedule",
+    "TeacherForcing",
+    "teacher_mask",
+    "mix_inputs",
+]
 
 
 def linear_decay(i: int, k: float = 1.0, c: float = 1e-4, eps_min: float = 0.0) -> float:
@@ -51,7 +58,7 @@ def linear_decay(i: int, k: float = 1.0, c: float = 1e-4, eps_min: float = 0.0) 
 
 def exponential_decay(i: int, k: float = 0.999) -> float:
     """``eps_i = k ** i``."""
-    return k ** i
+    return k**i
 
 
 def inverse_sigmoid_decay(i: int, k: float = 1000.0) -> float:
@@ -112,8 +119,9 @@ def _check_probability(name: str, p: float) -> None:
         raise InvalidValueError(f"{name} must be a number in [0, 1], got {p!r}")
 
 
-def teacher_mask(shape: Sequence[int], p_teacher: float, generator: Optional[torch.Generator] = None,
-                 device=None) -> Tensor:
+def teacher_mask(
+    shape: Sequence[int], p_teacher: float, generator: Optional[torch.Generator] = None, device=None
+) -> Tensor:
     """Bool tensor of ``shape``: True (feed the ground truth) with probability ``p_teacher``.
 
     Drawn on CPU from ``generator`` (torch's global generator if None), then moved to ``device``.
@@ -124,8 +132,9 @@ def teacher_mask(shape: Sequence[int], p_teacher: float, generator: Optional[tor
     return mask if device is None else mask.to(device)
 
 
-def mix_inputs(teacher: Tensor, predicted: Tensor, p_teacher: float,
-               generator: Optional[torch.Generator] = None) -> Tensor:
+def mix_inputs(
+    teacher: Tensor, predicted: Tensor, p_teacher: float, generator: Optional[torch.Generator] = None
+) -> Tensor:
     """Per sample (dim 0): ``teacher`` with probability ``p_teacher``, else ``predicted`` (detached).
 
     ``teacher`` and ``predicted`` have the same shape ``(B, ...)``; one coin per sample, drawn as
@@ -156,8 +165,9 @@ class TeacherForcing:
     ``generator`` (a CPU ``torch.Generator``) is used if given; otherwise a new one seeded with ``seed``.
     """
 
-    def __init__(self, schedule: Optional[SamplingSchedule] = None, seed: int = 0,
-                 generator: Optional[torch.Generator] = None) -> None:
+    def __init__(
+        self, schedule: Optional[SamplingSchedule] = None, seed: int = 0, generator: Optional[torch.Generator] = None
+    ) -> None:
         self.schedule = schedule if schedule is not None else SamplingSchedule()
         if not isinstance(self.schedule, SamplingSchedule):
             raise InvalidTypeError(f"schedule must be a SamplingSchedule, got {type(schedule).__name__}")

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Union
 
-from ..timeseries.config import ForecasterConfig
 from .._checks import FileFormatError, InvalidValueError, MissingFileError, in_range, positive_int
 from ..data.atomic import atomic_write
+from ..timeseries.config import ForecasterConfig
 
 SERIES_FILE = "series.json"
 DEFAULT_DATASET = "sunspots"  # ships inside statsmodels: usable with no file and no download
@@ -41,22 +41,32 @@ class SeriesSpec:
         if not self.time_column:
             raise InvalidValueError("--time-col is required with --csv: name the column holding the timestamps")
         if not self.targets:
-            raise InvalidValueError("--target is required with --csv: name the column(s) to forecast, e.g. "
-                                    "--target sales,visits")
+            raise InvalidValueError(
+                "--target is required with --csv: name the column(s) to forecast, e.g. --target sales,visits"
+            )
         return read_series(self.csv, self.time_column, self.targets, fill=self.fill, freq=parse_freq(self.freq))
 
     @classmethod
     def of_model(cls, record: Dict[str, object]) -> "SeriesSpec":
         """The series a model folder was trained on (its ``series.json``)."""
-        return cls(csv=record.get("csv"), dataset=record.get("dataset"), time_column=record["time_column"],
-                   targets=list(record["targets"]), fill=record.get("fill"), freq=record.get("freq"))
+        return cls(
+            csv=record.get("csv"),
+            dataset=record.get("dataset"),
+            time_column=record["time_column"],
+            targets=list(record["targets"]),
+            fill=record.get("fill"),
+            freq=record.get("freq"),
+        )
 
     def continuing(self, record: Dict[str, object]) -> "SeriesSpec":
         """This file read as the model's series was: columns, fill and freq default to the model's."""
-        return SeriesSpec(csv=self.csv, time_column=self.time_column or record["time_column"],
-                          targets=self.targets or list(record["targets"]),
-                          fill=self.fill if self.fill is not None else record.get("fill"),
-                          freq=self.freq if self.freq is not None else record.get("freq"))
+        return SeriesSpec(
+            csv=self.csv,
+            time_column=self.time_column or record["time_column"],
+            targets=self.targets or list(record["targets"]),
+            fill=self.fill if self.fill is not None else record.get("fill"),
+            freq=self.freq if self.freq is not None else record.get("freq"),
+        )
 
 
 def parse_freq(text: Optional[str]):
@@ -94,16 +104,34 @@ CHECKPOINT_DIR = "checkpoint"  # inside the model folder, while training runs: t
 CHECKPOINT_EVERY = 5  # epochs between resume points
 LOG_FILES = ("train_log.csv", "val_log.csv")  # the Trainer's logs, kept in the model folder
 # how the user gave each setting a resumed run checks (the command line's names)
-OPTION_NAMES = {"csv": "--csv", "dataset": "--dataset", "time_column": "--time-col", "targets": "--target",
-                "fill": "--fill", "freq": "--freq", "horizon": "--horizon", "cell": "--cell",
-                "input_length": "--input-length", "max_epochs": "--max-epochs", "seed": "--seed",
-                "rows": "the series' rows"}
+OPTION_NAMES = {
+    "csv": "--csv",
+    "dataset": "--dataset",
+    "time_column": "--time-col",
+    "targets": "--target",
+    "fill": "--fill",
+    "freq": "--freq",
+    "horizon": "--horizon",
+    "cell": "--cell",
+    "input_length": "--input-length",
+    "max_epochs": "--max-epochs",
+    "seed": "--seed",
+    "rows": "the series' rows",
+}
 
 
-def train_forecaster(spec: SeriesSpec, out: str, *, horizon: int = ForecasterConfig.horizon,
-                     cell: str = ForecasterConfig.cell, input_length: int = ForecasterConfig.input_length,
-                     max_epochs: int = ForecasterConfig.epochs, seed: int = ForecasterConfig.seed, resume: bool = False,
-                     progress: Optional[bool] = False) -> Dict[str, object]:
+def train_forecaster(
+    spec: SeriesSpec,
+    out: str,
+    *,
+    horizon: int = ForecasterConfig.horizon,
+    cell: str = ForecasterConfig.cell,
+    input_length: int = ForecasterConfig.input_length,
+    max_epochs: int = ForecasterConfig.epochs,
+    seed: int = ForecasterConfig.seed,
+    resume: bool = False,
+    progress: Optional[bool] = False,
+) -> Dict[str, object]:
     """Fit a Forecaster on the whole series, save it to ``out`` with a forecast plot.
 
     The Forecaster trains on the Trainer; while it runs, ``out/checkpoint/`` holds its resume point
@@ -126,12 +154,23 @@ def train_forecaster(spec: SeriesSpec, out: str, *, horizon: int = ForecasterCon
     if out_dir.exists() and not out_dir.is_dir():
         raise InvalidValueError(f"--out {out_dir} is a file, not a folder")
     # the file by its absolute path, so that the folder's series is found from any working directory
-    record = {"csv": str(Path(spec.csv).resolve()) if spec.csv else None,
-              "dataset": None if spec.csv else (spec.dataset or DEFAULT_DATASET),
-              "time_column": spec.time_column or "time", "targets": list(frame.target_names), "fill": spec.fill,
-              "freq": spec.freq}
-    options = {**record, "horizon": horizon, "cell": cell, "input_length": input_length, "max_epochs": max_epochs,
-               "seed": seed, "rows": len(frame)}
+    record = {
+        "csv": str(Path(spec.csv).resolve()) if spec.csv else None,
+        "dataset": None if spec.csv else (spec.dataset or DEFAULT_DATASET),
+        "time_column": spec.time_column or "time",
+        "targets": list(frame.target_names),
+        "fill": spec.fill,
+        "freq": spec.freq,
+    }
+    options = {
+        **record,
+        "horizon": horizon,
+        "cell": cell,
+        "input_length": input_length,
+        "max_epochs": max_epochs,
+        "seed": seed,
+        "rows": len(frame),
+    }
     ckpt = out_dir / CHECKPOINT_DIR
     if resume:
         found = find_checkpoint(ckpt / "last")
@@ -139,24 +178,45 @@ def train_forecaster(spec: SeriesSpec, out: str, *, horizon: int = ForecasterCon
             warnings.warn(f"--resume: no checkpoint in {out_dir}, starting a fresh run", stacklevel=2)
             resume = False
         else:  # the one statement of resume rules, in the command line's names
-            check_resume(load_training_state(found).get("settings") or {}, options, str(out_dir),
-                         label=lambda name: OPTION_NAMES.get(name, name),
-                         show=lambda name, value: "unset" if value is None else repr(value),
-                         how_to="give the options it was started with (only --max-epochs may change), "
-                                "or another --out")
+            check_resume(
+                load_training_state(found).get("settings") or {},
+                options,
+                str(out_dir),
+                label=lambda name: OPTION_NAMES.get(name, name),
+                show=lambda name, value: "unset" if value is None else repr(value),
+                how_to="give the options it was started with (only --max-epochs may change), or another --out",
+            )
     model = Forecaster(config)
-    model.fit(frame, checkpoint_dir=ckpt, resume=resume, checkpoint_every=CHECKPOINT_EVERY, settings=options,
-              progress=progress)
+    model.fit(
+        frame,
+        checkpoint_dir=ckpt,
+        resume=resume,
+        checkpoint_every=CHECKPOINT_EVERY,
+        settings=options,
+        progress=progress,
+    )
     model.save_pretrained(out_dir, files={SERIES_FILE: json.dumps(record, indent=2)})
     for name in LOG_FILES:
         if (ckpt / name).is_file():
             (ckpt / name).replace(out_dir / name)
     shutil.rmtree(ckpt, ignore_errors=True)
     forecast = model.predict(horizon)
-    plot = plot_forecast(frame, forecast, out_dir / "forecast.png", last=max(4 * horizon, 60),
-                         title=f"{', '.join(frame.target_names)}: {horizon}-step forecast")
-    return {"rows": len(frame), "targets": list(frame.target_names), "horizon": horizon, "plot": str(plot),
-            "model_dir": str(out_dir), "resumed_from": model.resumed_from, "epochs": model.epochs}
+    plot = plot_forecast(
+        frame,
+        forecast,
+        out_dir / "forecast.png",
+        last=max(4 * horizon, 60),
+        title=f"{', '.join(frame.target_names)}: {horizon}-step forecast",
+    )
+    return {
+        "rows": len(frame),
+        "targets": list(frame.target_names),
+        "horizon": horizon,
+        "plot": str(plot),
+        "model_dir": str(out_dir),
+        "resumed_from": model.resumed_from,
+        "epochs": model.epochs,
+    }
 
 
 def load_model(model_dir: str):
@@ -174,15 +234,21 @@ def load_model(model_dir: str):
     if not (folder / SERIES_FILE).is_file():
         raise MissingFileError(f"{folder} holds no {SERIES_FILE}: not a folder written by `rnnkit train forecast`")
     record = model_folder.read_json(SERIES_FILE)
-    if (not isinstance(record, dict) or not isinstance(record.get("time_column"), str)
-            or not isinstance(record.get("targets"), list) or not record["targets"]):
-        raise FileFormatError(f"{str(folder / SERIES_FILE)!r} must name the series' time_column and targets, "
-                              f"got {record!r:.120}")
+    if (
+        not isinstance(record, dict)
+        or not isinstance(record.get("time_column"), str)
+        or not isinstance(record.get("targets"), list)
+        or not record["targets"]
+    ):
+        raise FileFormatError(
+            f"{str(folder / SERIES_FILE)!r} must name the series' time_column and targets, got {record!r:.120}"
+        )
     return Forecaster.from_folder(model_folder), record
 
 
-def forecast_to_csv(model_dir: str, spec: Optional[SeriesSpec], horizon: Optional[int],
-                    out_csv: str) -> Dict[str, object]:
+def forecast_to_csv(
+    model_dir: str, spec: Optional[SeriesSpec], horizon: Optional[int], out_csv: str
+) -> Dict[str, object]:
     """Forecast ``horizon`` steps (default: the model's horizon) after the end of ``spec``'s series
     (default: the training series)."""
     from ..timeseries.plots import plot_forecast
@@ -201,13 +267,25 @@ def forecast_to_csv(model_dir: str, spec: Optional[SeriesSpec], horizon: Optiona
     plot = None
     if history is not None:
         plot = plot_forecast(history, forecast, out.with_suffix(".png"), last=max(4 * horizon, 60))
-    return {"rows": horizon, "csv": str(out), "plot": None if plot is None else str(plot),
-            "columns": [frame.index.name] + list(frame.columns)}
+    return {
+        "rows": horizon,
+        "csv": str(out),
+        "plot": None if plot is None else str(plot),
+        "columns": [frame.index.name] + list(frame.columns),
+    }
 
 
-def run_backtest(spec: SeriesSpec, *, model_dir: Optional[str], horizon: Optional[int], start: Union[int, float],
-                 stride: Optional[int], season: Optional[int], config_overrides: Optional[dict] = None,
-                 out: Optional[str] = None):
+def run_backtest(
+    spec: SeriesSpec,
+    *,
+    model_dir: Optional[str],
+    horizon: Optional[int],
+    start: Union[int, float],
+    stride: Optional[int],
+    season: Optional[int],
+    config_overrides: Optional[dict] = None,
+    out: Optional[str] = None,
+):
     """rnnkit against naive, seasonal naive, ETS and ARIMA on the same rolling origins.
 
     With ``model_dir``, rnnkit is the folder's *configuration* refitted at every origin on the rows
@@ -265,9 +343,11 @@ def run_detect(model_dir: str, spec: SeriesSpec, calibrate: Optional[float], out
     model, record = load_model(model_dir)
     training = SeriesSpec.of_model(record)
     if calibrate is None and training.csv is not None and not Path(training.csv).is_file():
-        raise MissingFileError(f"the model's training series {training.csv} is gone, and it sets the threshold: "
-                               "restore it, or pass --csv FILE --calibrate F to set the threshold on the leading "
-                               "fraction F of FILE")
+        raise MissingFileError(
+            f"the model's training series {training.csv} is gone, and it sets the threshold: "
+            "restore it, or pass --csv FILE --calibrate F to set the threshold on the leading "
+            "fraction F of FILE"
+        )
     scanned = training if spec.csv is None else spec.continuing(record)
     frame = scanned.load()
     if calibrate is None:

@@ -29,8 +29,10 @@ import torch.nn.functional as F
 
 from .._checks import (
     FileFormatError,
+    InvalidTypeError,
     InvalidValueError,
     MissingFileError,
+    NotAFolderError,
     choice,
     in_range,
     non_negative_int,
@@ -41,13 +43,12 @@ from .._checks import (
 from ..data import TextStream, Vocabulary, default_corpus, read_text, split_train_val
 from ..data.atomic import atomic_write
 from ..data.tokenizers import TOKENIZERS
-from .._checks import InvalidTypeError, NotAFolderError
 from ..models.language_model import LanguageModel, LanguageModelConfig
 from ..training import TrainConfig, Trainer
 from ..training.checkpoint import find_checkpoint, load_model_weights
 from ..training.data import StreamDataset
-from ..training.threads import ThreadGovernor
 from ..training.resume import RESUME_MAY_CHANGE, check_resume
+from ..training.threads import ThreadGovernor
 
 RUN_SETTINGS = "run_settings.json"
 SETTINGS_FORMAT = "rnnkit.language_model_run"
@@ -66,55 +67,110 @@ class LanguageModelRecipe:
     any machine, busy or quiet (the time budget is only a cap).
     """
 
-    text: Optional[str] = field(default=None, metadata=_help(
-        "UTF-8 text file to learn; default: the Python reference manual's help text (ships with Python)."))
-    out: str = field(default="runs/lm", metadata=_help(
-        "Run folder: model, vocabulary, settings, logs, plot, checkpoints."))
-    level: str = field(default="char", metadata=_help(
-        "Tokens: char, word or bpe (bpe needs pip install 'rnnkit[bpe]'); characters need no unknown tokens."))
+    text: Optional[str] = field(
+        default=None,
+        metadata=_help(
+            "UTF-8 text file to learn; default: the Python reference manual's help text (ships with Python)."
+        ),
+    )
+    out: str = field(
+        default="runs/lm", metadata=_help("Run folder: model, vocabulary, settings, logs, plot, checkpoints.")
+    )
+    level: str = field(
+        default="char",
+        metadata=_help(
+            "Tokens: char, word or bpe (bpe needs pip install 'rnnkit[bpe]'); characters need no unknown tokens."
+        ),
+    )
     cell: str = field(default="lstm", metadata=_help("lstm, gru or rnn."))
-    embedding_size: int = field(default=64, metadata=_help(
-        "Token embedding size (characters carry little meaning each: a small embedding suffices)."))
-    hidden_size: int = field(default=256, metadata=_help(
-        "Hidden units per layer (2x256 is the size a 2-core CPU trains well in minutes)."))
-    num_layers: int = field(default=2, metadata=_help(
-        "Stacked recurrent layers (two beat one at the same parameter count for characters)."))
-    dropout: Optional[float] = field(default=None, metadata=_help(
-        "Dropout on embeddings, between layers and before the output; default: by the run's length in tokens "
-        "(none for short runs, which do not overfit; more for long ones)."))
-    bptt: int = field(default=64, metadata=_help(
-        "Truncated BPTT length: steps per update; the state is carried across chunks."))
-    batch_size: int = field(default=16, metadata=_help(
-        "Parallel text streams. 16 streams of 64 steps learn faster per second than 32 of 128 on a CPU: "
-        "four times the updates at the same tokens per second (docs/language_models.md)."))
-    lr: Optional[float] = field(default=None, metadata=_help(
-        "Peak learning rate (Adam, cosine schedule over the updates); default: by the run's length in tokens."))
-    min_lr_ratio: float = field(default=0.05, metadata=_help(
-        "The cosine ends at lr times this: annealing gains the last few hundredths of a nat."))
-    max_steps: int = field(default=2000, metadata=_help(
-        "Updates to train; the schedule and the default dropout and lr follow them. The default 2,000 takes "
-        "about 2.5 minutes on a quiet 2-core CPU."))
-    time_budget: Optional[float] = field(default=None, metadata=_help(
-        "Optional cap in seconds of training (summed over resumes): the run stops there even if updates "
-        "are left (the learning rate will not have annealed: prefer a smaller --max-steps)."))
-    val_fraction: float = field(default=0.1, metadata=_help(
-        "Share of the text held out at its end for validation (nanoGPT's split of tinyshakespeare)."))
+    embedding_size: int = field(
+        default=64,
+        metadata=_help("Token embedding size (characters carry little meaning each: a small embedding suffices)."),
+    )
+    hidden_size: int = field(
+        default=256, metadata=_help("Hidden units per layer (2x256 is the size a 2-core CPU trains well in minutes).")
+    )
+    num_layers: int = field(
+        default=2, metadata=_help("Stacked recurrent layers (two beat one at the same parameter count for characters).")
+    )
+    dropout: Optional[float] = field(
+        default=None,
+        metadata=_help(
+            "Dropout on embeddings, between layers and before the output; default: by the run's length in tokens "
+            "(none for short runs, which do not overfit; more for long ones)."
+        ),
+    )
+    bptt: int = field(
+        default=64, metadata=_help("Truncated BPTT length: steps per update; the state is carried across chunks.")
+    )
+    batch_size: int = field(
+        default=16,
+        metadata=_help(
+            "Parallel text streams. 16 streams of 64 steps learn faster per second than 32 of 128 on a CPU: "
+            "four times the updates at the same tokens per second (docs/language_models.md)."
+        ),
+    )
+    lr: Optional[float] = field(
+        default=None,
+        metadata=_help(
+            "Peak learning rate (Adam, cosine schedule over the updates); default: by the run's length in tokens."
+        ),
+    )
+    min_lr_ratio: float = field(
+        default=0.05,
+        metadata=_help("The cosine ends at lr times this: annealing gains the last few hundredths of a nat."),
+    )
+    max_steps: int = field(
+        default=2000,
+        metadata=_help(
+            "Updates to train; the schedule and the default dropout and lr follow them. The default 2,000 takes "
+            "about 2.5 minutes on a quiet 2-core CPU."
+        ),
+    )
+    time_budget: Optional[float] = field(
+        default=None,
+        metadata=_help(
+            "Optional cap in seconds of training (summed over resumes): the run stops there even if updates "
+            "are left (the learning rate will not have annealed: prefer a smaller --max-steps)."
+        ),
+    )
+    val_fraction: float = field(
+        default=0.1,
+        metadata=_help("Share of the text held out at its end for validation (nanoGPT's split of tinyshakespeare)."),
+    )
     val_every: int = field(default=250, metadata=_help("Validate (and keep the best checkpoint) every N updates."))
-    checkpoint_every: int = field(default=250, metadata=_help(
-        "Write a checkpoint (last/) every N updates, so a crash loses little."))
+    checkpoint_every: int = field(
+        default=250, metadata=_help("Write a checkpoint (last/) every N updates, so a crash loses little.")
+    )
     seed: int = field(default=0, metadata=_help("Random seed (>= 0): the same seed gives the same model."))
-    threads: Optional[int] = field(default=None, metadata=_help(
-        "CPU threads; default: the cores other programs leave free, re-read as the run goes (a thread that "
-        "shares its core with another program stalls the others)."))
-    resume: bool = field(default=False, metadata=_help(
-        "Continue the run in --out exactly where it stopped, with the settings it was started with (saved in "
-        "run_settings.json); only how long it runs and how often it validates and checkpoints may change."))
+    threads: Optional[int] = field(
+        default=None,
+        metadata=_help(
+            "CPU threads; default: the cores other programs leave free, re-read as the run goes (a thread that "
+            "shares its core with another program stalls the others)."
+        ),
+    )
+    resume: bool = field(
+        default=False,
+        metadata=_help(
+            "Continue the run in --out exactly where it stopped, with the settings it was started with (saved in "
+            "run_settings.json); only how long it runs and how often it validates and checkpoints may change."
+        ),
+    )
     progress: Optional[bool] = field(default=None, metadata=_help("Progress bar; default: only on a terminal."))
 
     def __post_init__(self) -> None:
         choice("level", self.level, TOKENIZERS)
-        for name in ("embedding_size", "hidden_size", "num_layers", "bptt", "batch_size", "max_steps", "val_every",
-                     "checkpoint_every"):
+        for name in (
+            "embedding_size",
+            "hidden_size",
+            "num_layers",
+            "bptt",
+            "batch_size",
+            "max_steps",
+            "val_every",
+            "checkpoint_every",
+        ):
             positive_int(name, getattr(self, name))
         optional(positive_float, "time_budget", self.time_budget)
         in_range("val_fraction", self.val_fraction, 0, 1, low_open=True, high_open=True)
@@ -143,6 +199,7 @@ def sized_for_tokens(tokens: int) -> tuple:
 
 
 # ---- the run's own settings, for --resume -----------------------------------------------------
+
 
 def _saved_fields(recipe: LanguageModelRecipe) -> Dict[str, Any]:
     d = {k: v for k, v in asdict(recipe).items() if k not in _NOT_SAVED}
@@ -197,8 +254,9 @@ def _resolved(path: Optional[str]) -> Optional[str]:
 
 
 # the recipe's settings that may change on resume (the shared rule, RESUME_MAY_CHANGE)
-_MAY_CHANGE = sorted(f.name for f in fields(LanguageModelRecipe)
-                     if f.name in RESUME_MAY_CHANGE and f.name not in _NOT_SAVED)
+_MAY_CHANGE = sorted(
+    f.name for f in fields(LanguageModelRecipe) if f.name in RESUME_MAY_CHANGE and f.name not in _NOT_SAVED
+)
 
 
 def _check_changes(out, saved: Dict[str, Any], given: Dict[str, Any]) -> None:
@@ -206,18 +264,26 @@ def _check_changes(out, saved: Dict[str, Any], given: Dict[str, Any]) -> None:
     that may not change on resume, or shortens the time budget."""
     saved = {k: (_resolved(v) if k == "text" else v) for k, v in saved.items()}
     given = {k: (_resolved(v) if k == "text" else v) for k, v in given.items()}
-    check_resume(saved, given, str(out), label=_option, show=_show,
-                 how_to="resume without them (the run keeps its own settings) or start a new run in another "
-                        f"--out; only {', '.join(_option(n) for n in _MAY_CHANGE)} may change on --resume")
+    check_resume(
+        saved,
+        given,
+        str(out),
+        label=_option,
+        show=_show,
+        how_to="resume without them (the run keeps its own settings) or start a new run in another "
+        f"--out; only {', '.join(_option(n) for n in _MAY_CHANGE)} may change on --resume",
+    )
 
 
-def resume_recipe(out, progress: Optional[bool] = None, threads: Optional[int] = None,
-                  **changes) -> Optional[LanguageModelRecipe]:
+def resume_recipe(
+    out, progress: Optional[bool] = None, threads: Optional[int] = None, **changes
+) -> Optional[LanguageModelRecipe]:
     """The recipe of the run saved in ``out``, with ``changes`` applied; None when ``out`` holds none.
 
     ``changes`` are the options given again on resume. Those in
-    :data:`~rnnkit.training.resume.RESUME_MAY_CHANGE` replace the saved value; any other must equal the saved value, or :class:`~rnnkit.training.resume.
-    ResumeConflict` names the option, the saved value and the given one. The text may be given at
+    :data:`~rnnkit.training.resume.RESUME_MAY_CHANGE` replace the saved value; any other must equal
+    the saved value, or :class:`~rnnkit.training.resume.ResumeConflict` names the option, the saved
+    value and the given one. The text may be given at
     another path if it is the same text.
     """
     doc = read_run_settings(out)
@@ -229,8 +295,11 @@ def resume_recipe(out, progress: Optional[bool] = None, threads: Optional[int] =
     if unknown:
         raise InvalidTypeError(f"resume_recipe() got unknown options {unknown}")
     changes = dict(changes)
-    if ("text" in changes and _resolved(changes["text"]) != _resolved(saved.get("text"))
-            and _is_saved_text(doc, changes["text"])):
+    if (
+        "text" in changes
+        and _resolved(changes["text"]) != _resolved(saved.get("text"))
+        and _is_saved_text(doc, changes["text"])
+    ):
         saved["text"] = changes.pop("text")  # the same text at another path (moved, or mounted elsewhere)
     _check_changes(out, saved, changes)
     saved.update({name: value for name, value in changes.items() if name in _MAY_CHANGE})
@@ -239,7 +308,8 @@ def resume_recipe(out, progress: Optional[bool] = None, threads: Optional[int] =
     if saved.get("max_steps") is None:
         raise InvalidValueError(
             f"the run in {out} was started by an older rnnkit whose runs were defined by time (no --max-steps); "
-            "this rnnkit defines runs by updates and cannot continue its schedule: start a new run")
+            "this rnnkit defines runs by updates and cannot continue its schedule: start a new run"
+        )
     return LanguageModelRecipe(**saved, out=str(out), resume=True, progress=progress, threads=threads)
 
 
@@ -259,6 +329,7 @@ def _check_against_saved(recipe: LanguageModelRecipe, doc: Dict[str, Any]) -> No
 
 
 # ---- training ---------------------------------------------------------------------------------
+
 
 def lm_step(model: LanguageModel, chunk, state):
     """TBPTT step: ``chunk = (x, y, reset)``; mean next-token cross-entropy in nats."""
@@ -280,8 +351,9 @@ def _warn(message: str) -> None:
     warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
-def train_language_model(recipe: LanguageModelRecipe, log: Callable[[str], None] = print,
-                         warn: Callable[[str], None] = _warn) -> Dict[str, object]:
+def train_language_model(
+    recipe: LanguageModelRecipe, log: Callable[[str], None] = print, warn: Callable[[str], None] = _warn
+) -> Dict[str, object]:
     """Train as ``recipe`` says; returns a summary (also written to ``out/summary.json``).
 
     ``log`` receives progress lines, ``warn`` problems that do not stop the run (a plot that could
@@ -300,20 +372,26 @@ def train_language_model(recipe: LanguageModelRecipe, log: Callable[[str], None]
         if not has_checkpoint:
             log(f"note: nothing to resume in {out} (no checkpoint yet): starting the run from the beginning")
         elif saved is None:
-            warn(f"{out} has no {RUN_SETTINGS} (written by an older rnnkit): the options given now are not "
-                 f"checked against the run's own")
+            warn(
+                f"{out} has no {RUN_SETTINGS} (written by an older rnnkit): the options given now are not "
+                f"checked against the run's own"
+            )
     elif has_checkpoint:
         log(f"note: {out} holds an earlier run; a new run replaces it (--resume continues it instead)")
 
     text = load_corpus(recipe.text)
     if recipe.resume and saved is not None and has_checkpoint and saved.get("corpus") != _fingerprint(text):
         started = saved["recipe"].get("text")
-        what = (f"the text of the run in {out} ({_show('text', started)}) has changed since the run started"
-                if _resolved(started) == _resolved(recipe.text) else
-                f"{_show('text', recipe.text)} is not the text the run in {out} was started with "
-                f"({_show('text', started)})")
-        raise InvalidValueError(f"{what}; resuming would train on different data: give that text as it was, "
-                         f"or start a new run in another --out")
+        what = (
+            f"the text of the run in {out} ({_show('text', started)}) has changed since the run started"
+            if _resolved(started) == _resolved(recipe.text)
+            else f"{_show('text', recipe.text)} is not the text the run in {out} was started with "
+            f"({_show('text', started)})"
+        )
+        raise InvalidValueError(
+            f"{what}; resuming would train on different data: give that text as it was, "
+            f"or start a new run in another --out"
+        )
     train_text, val_text = split_train_val(text, recipe.val_fraction)
     resuming = recipe.resume and has_checkpoint and (out / "vocab.json").is_file()
     vocab = Vocabulary.load(out / "vocab.json") if resuming else Vocabulary.from_text(text, level=recipe.level)
@@ -337,27 +415,46 @@ def train_language_model(recipe: LanguageModelRecipe, log: Callable[[str], None]
 
     torch.manual_seed(recipe.seed)
     config = LanguageModelConfig(
-        vocab_size=len(vocab), cell=recipe.cell, embedding_size=recipe.embedding_size,
-        hidden_size=recipe.hidden_size, num_layers=recipe.num_layers, dropout=recipe.dropout,
+        vocab_size=len(vocab),
+        cell=recipe.cell,
+        embedding_size=recipe.embedding_size,
+        hidden_size=recipe.hidden_size,
+        num_layers=recipe.num_layers,
+        dropout=recipe.dropout,
     )
     model = LanguageModel(config, vocab)
     train_config = TrainConfig(
-        max_steps=recipe.max_steps, time_budget=recipe.time_budget, anneal_over_time=False, bptt=recipe.bptt,
-        optimizer="adam", threads=recipe.threads,
-        lr=recipe.lr, schedule="cosine", min_lr_ratio=recipe.min_lr_ratio, clip_norm=1.0,
-        val_every=recipe.val_every, checkpoint_every=recipe.checkpoint_every, out_dir=str(out),
-        resume=recipe.resume and has_checkpoint, seed=recipe.seed, throughput_unit="tokens", log_every=25,
+        max_steps=recipe.max_steps,
+        time_budget=recipe.time_budget,
+        anneal_over_time=False,
+        bptt=recipe.bptt,
+        optimizer="adam",
+        threads=recipe.threads,
+        lr=recipe.lr,
+        schedule="cosine",
+        min_lr_ratio=recipe.min_lr_ratio,
+        clip_norm=1.0,
+        val_every=recipe.val_every,
+        checkpoint_every=recipe.checkpoint_every,
+        out_dir=str(out),
+        resume=recipe.resume and has_checkpoint,
+        seed=recipe.seed,
+        throughput_unit="tokens",
+        log_every=25,
         progress=recipe.progress,
     )
     start = time.perf_counter()
     trainer = Trainer(model, train_config, step_fn=lm_step)
-    length = f"{recipe.max_steps:,} updates" + ("" if recipe.time_budget is None else
-                                               f" (at most {recipe.time_budget:g} s)")
-    log(f"training a {recipe.num_layers}x{recipe.hidden_size} {recipe.cell.upper()} on "
+    length = f"{recipe.max_steps:,} updates" + (
+        "" if recipe.time_budget is None else f" (at most {recipe.time_budget:g} s)"
+    )
+    log(
+        f"training a {recipe.num_layers}x{recipe.hidden_size} {recipe.cell.upper()} on "
         f"{'the default corpus (Python reference manual)' if recipe.text is None else recipe.text}: "
         f"{train_ids.numel():,} training and {val_ids.numel():,} validation {vocab.tokenizer.unit}s, "
         f"vocabulary {len(vocab)}; dropout {recipe.dropout:g}, lr {recipe.lr:g}, "
-        f"for {length}")
+        f"for {length}"
+    )
     trainer.fit(train_data, val_data)
     elapsed = time.perf_counter() - start
 
@@ -366,20 +463,27 @@ def train_language_model(recipe: LanguageModelRecipe, log: Callable[[str], None]
         load_model_weights(best, model)  # ship the best validated weights
     model.save_pretrained(out, vocab)
     if trainer.step < recipe.max_steps:
-        warn(f"stopped by --time-budget after {trainer.step:,} of {recipe.max_steps:,} updates: the learning rate "
-             f"had not annealed; for a shorter run give a smaller --max-steps")
+        warn(
+            f"stopped by --time-budget after {trainer.step:,} of {recipe.max_steps:,} updates: the learning rate "
+            f"had not annealed; for a shorter run give a smaller --max-steps"
+        )
     val = None
     if val_data is not None:
         val = score_ids(model, val_ids, val_text, threads=recipe.threads)
     plot = _plot(out, recipe, warn)
     summary = {
-        "steps": trainer.step, "seconds": round(elapsed, 1), "train_seconds": round(trainer.train_seconds, 1),
+        "steps": trainer.step,
+        "seconds": round(elapsed, 1),
+        "train_seconds": round(trainer.train_seconds, 1),
         "tokens_per_second": round(trainer.step * recipe.batch_size * recipe.bptt / max(trainer.train_seconds, 1e-9)),
         "val_loss": None if val is None else val["loss"],
         "val_bits_per_token": None if val is None else val["bits_per_token"],
         "val_bits_per_character": None if val is None else val["bits_per_character"],
         "val_perplexity": None if val is None else val["perplexity"],
-        "level": recipe.level, "model_dir": str(out), "plot": plot, "recipe": asdict(recipe),
+        "level": recipe.level,
+        "model_dir": str(out),
+        "plot": plot,
+        "recipe": asdict(recipe),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
@@ -405,6 +509,7 @@ def _plot(out: Path, recipe: LanguageModelRecipe, warn: Callable[[str], None]) -
 
 
 # ---- evaluation -------------------------------------------------------------------------------
+
 
 @torch.no_grad()
 def _total_nats(model: LanguageModel, ids: torch.Tensor, chunk: int = 256) -> tuple:
@@ -453,12 +558,19 @@ def score_ids(model: LanguageModel, ids: torch.Tensor, text: str, threads: Optio
     vocab = model.vocab
     per_character = vocab is None or vocab.tokenizer.tokens_are_characters
     chars = count if per_character else _predicted_characters(vocab, text, ids)
-    return {"tokens": int(ids.numel()), "characters": chars, "loss": loss, "bits_per_token": loss / math.log(2),
-            "bits_per_character": total / chars / math.log(2), "perplexity": math.exp(loss)}
+    return {
+        "tokens": int(ids.numel()),
+        "characters": chars,
+        "loss": loss,
+        "bits_per_token": loss / math.log(2),
+        "bits_per_character": total / chars / math.log(2),
+        "perplexity": math.exp(loss),
+    }
 
 
-def evaluate_language_model(model_dir: str, text_path: Optional[str] = None,
-                            threads: Optional[int] = None) -> Dict[str, Any]:
+def evaluate_language_model(
+    model_dir: str, text_path: Optional[str] = None, threads: Optional[int] = None
+) -> Dict[str, Any]:
     """Loss (nats per token), bits per token and character, and perplexity of the model in ``model_dir``.
 
     With ``text_path`` the whole file is scored. Without it, the validation part of the text the

@@ -33,12 +33,26 @@ from __future__ import annotations
 import importlib
 
 _NAMES = {
-    "TimeSeriesFrame": "frame", "read_series": "frame", "from_dataframe": "frame", "from_array": "frame",
-    "as_frame": "frame", "MissingValuesError": "frame", "IrregularTimestampsError": "frequency",
-    "seasonal_period": "frequency", "calendar_features": "calendar", "load_dataset": "datasets",
-    "DATASETS": "datasets", "StandardScaler": "scaling", "sliding_windows": "windows", "Forecast": "forecast",
-    "ForecasterConfig": "config", "Forecaster": "forecaster", "NaiveForecaster": "baselines",
-    "SeasonalNaiveForecaster": "baselines", "ETSForecaster": "baselines", "ARIMAForecaster": "baselines",
+    "TimeSeriesFrame": "frame",
+    "read_series": "frame",
+    "from_dataframe": "frame",
+    "from_array": "frame",
+    "as_frame": "frame",
+    "MissingValuesError": "frame",
+    "IrregularTimestampsError": "frequency",
+    "seasonal_period": "frequency",
+    "calendar_features": "calendar",
+    "load_dataset": "datasets",
+    "DATASETS": "datasets",
+    "StandardScaler": "scaling",
+    "sliding_windows": "windows",
+    "Forecast": "forecast",
+    "ForecasterConfig": "config",
+    "Forecaster": "forecaster",
+    "NaiveForecaster": "baselines",
+    "SeasonalNaiveForecaster": "baselines",
+    "ETSForecaster": "baselines",
+    "ARIMAForecaster": "baselines",
     "AnomalyDetector": "anomaly",
 }
 

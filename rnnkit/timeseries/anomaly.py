@@ -67,15 +67,18 @@ class AnomalyDetector:
         impute: replace flagged values by their forecast in later input windows.
     """
 
-    def __init__(self, forecaster, method: str = "robust_z", threshold: Optional[float] = None,
-                 impute: bool = True) -> None:
+    def __init__(
+        self, forecaster, method: str = "robust_z", threshold: Optional[float] = None, impute: bool = True
+    ) -> None:
         self.impute = bool(impute)
         choice("method", method, METHODS)
         if threshold is None:
             threshold = 4.0 if method == "robust_z" else 0.995
         threshold = positive_float("threshold", threshold)
         if method == "quantile" and not 0 < threshold < 1:
-            raise InvalidValueError(f"for method='quantile' the threshold is a quantile level in (0, 1), got {threshold!r}")
+            raise InvalidValueError(
+                f"for method='quantile' the threshold is a quantile level in (0, 1), got {threshold!r}"
+            )
         self.forecaster, self.method, self.threshold_param = forecaster, method, float(threshold)
         self.center: Optional[np.ndarray] = None  # (C,) median training residual
         self.spread: Optional[np.ndarray] = None  # (C,) 1.4826 * MAD of training residuals
@@ -95,7 +98,9 @@ class AnomalyDetector:
         mad = np.median(np.abs(residuals - self.center), axis=0)
         self.spread = np.maximum(MAD_TO_SIGMA * mad, 1e-12 + 1e-9 * np.abs(residuals).max(axis=0))
         scores = self._scores(residuals)
-        self.threshold = self.threshold_param if self.method == "robust_z" else float(np.quantile(scores, self.threshold_param))
+        self.threshold = (
+            self.threshold_param if self.method == "robust_z" else float(np.quantile(scores, self.threshold_param))
+        )
         return self
 
     def detect(self, series) -> AnomalyResult:
@@ -110,12 +115,12 @@ class AnomalyDetector:
         flags = np.zeros(len(frame), dtype=bool)
         done = L  # points before `done` are final
         while done < len(values):
-            residuals, point = self._residuals(values[done - L:], frame.time[done - L:], with_point=True)  # done..T-1
+            residuals, point = self._residuals(values[done - L :], frame.time[done - L :], with_point=True)  # done..T-1
             part = self._scores(residuals)
             above = np.flatnonzero(part > self.threshold)
             stop = len(part) if not (self.impute and len(above)) else above[0] + 1
-            scores[done:done + stop] = part[:stop]
-            flags[done:done + stop] = part[:stop] > self.threshold
+            scores[done : done + stop] = part[:stop]
+            flags[done : done + stop] = part[:stop] > self.threshold
             if self.impute and len(above):
                 values[done + above[0]] = point[above[0]]
             done += stop
@@ -133,8 +138,9 @@ class AnomalyDetector:
             raise InvalidValueError(f"series has {values.shape[0]} points; scoring needs more than input_length = {L}")
         windows = sliding_windows(values, L)[:-1]  # (T - L, L, C): the window before each scored point
         calendar = sliding_windows(self.forecaster.calendar_for(time), L + 1)  # (T - L, L + 1, F)
-        point, _, _ = self.forecaster.predict_windows(np.ascontiguousarray(windows), 1,
-                                                      calendar=np.ascontiguousarray(calendar))
+        point, _, _ = self.forecaster.predict_windows(
+            np.ascontiguousarray(windows), 1, calendar=np.ascontiguousarray(calendar)
+        )
         residuals = values[L:] - point[:, 0]
         return (residuals, point[:, 0]) if with_point else residuals
 
@@ -167,7 +173,9 @@ class StreamingDetector:
         if x.shape[0] != self.n_targets or not np.isfinite(x).all():
             raise InvalidValueError(f"update expects {self.n_targets} finite number(s), got {value!r}")
         if self.needs_time and time is None:
-            raise InvalidValueError("this model derives calendar features from dates: pass update(value, time=timestamp)")
+            raise InvalidValueError(
+                "this model derives calendar features from dates: pass update(value, time=timestamp)"
+            )
         score, flag = float("nan"), False
         if len(self.window) == self.window.maxlen:
             window = np.stack(self.window)[None]  # (1, L, C)
@@ -204,8 +212,14 @@ def precision_recall_f1(flags, labels) -> Dict[str, float]:
     precision = tp / int(f.sum()) if f.any() else 0.0
     recall = tp / int(y.sum()) if y.any() else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": int(f.sum()) - tp,
-            "fn": int(y.sum()) - tp}
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "tp": tp,
+        "fp": int(f.sum()) - tp,
+        "fn": int(y.sum()) - tp,
+    }
 
 
 def inject_spikes(values, n: int, magnitude: float = 6.0, start: int = 0, seed: int = 0, min_gap: int = 5):
@@ -226,7 +240,9 @@ def inject_spikes(values, n: int, magnitude: float = 6.0, start: int = 0, seed: 
         if len(chosen) == n:
             break
     if len(chosen) < n:
-        raise InvalidValueError(f"cannot place {n} spikes {min_gap} apart after position {start} in {arr2.shape[0]} points")
+        raise InvalidValueError(
+            f"cannot place {n} spikes {min_gap} apart after position {start} in {arr2.shape[0]} points"
+        )
     std = arr2.std(axis=0)
     labels = np.zeros(arr2.shape[0], dtype=bool)
     for pos in chosen:

@@ -53,8 +53,10 @@ class AutoregressiveNet(ForecastNet):
     @classmethod
     def check_series(cls, frame) -> None:
         if frame.past_covariates is not None:
-            raise InvalidValueError("past covariates are unknown beyond the present, so the autoregressive strategy "
-                                    f"cannot roll out with them (got {list(frame.past_names)}); use strategy='direct'")
+            raise InvalidValueError(
+                "past covariates are unknown beyond the present, so the autoregressive strategy "
+                f"cannot roll out with them (got {list(frame.past_names)}); use strategy='direct'"
+            )
 
     def forward(self, z: Tensor, fut_next: Tensor, level: Tensor, state=None):
         """z (B, T, C) values at t, fut_next (B, T, F) covariates at t+1, level (B, 2C)
@@ -74,11 +76,11 @@ class AutoregressiveNet(ForecastNet):
         if teacher is not None and teacher.ratio >= 1.0:  # teacher forcing throughout: one fused pass
             raw, _ = self(zn[:, :-1], fut[:, 1:], level)
             return raw, zn[:, 1:]
-        raw_enc, state = self(zn[:, :L], fut[:, 1:L + 1], level)  # the input window: always the truth
+        raw_enc, state = self(zn[:, :L], fut[:, 1 : L + 1], level)  # the input window: always the truth
         raws, prev = [raw_enc], self.head.point(raw_enc[:, -1])
         for t in range(L, w.shape[1] - 1):
             x = prev.detach() if teacher is None else teacher.mix(zn[:, t], prev)  # (B, C)
-            raw_t, state = self(x[:, None], fut[:, t + 1:t + 2], level, state)
+            raw_t, state = self(x[:, None], fut[:, t + 1 : t + 2], level, state)
             raws.append(raw_t)
             prev = self.head.point(raw_t[:, 0])
         return torch.cat(raws, dim=1), zn[:, 1:]
@@ -90,7 +92,7 @@ class AutoregressiveNet(ForecastNet):
         points, lows, highs = [], [], []
         loc, scale, level = self.normalise(z_in)
         fut_all = torch.cat([fut_in, fut_out], dim=1)  # (B, L+horizon, F)
-        raw, state = self((z_in - loc) / scale, fut_all[:, 1:L + 1], level)
+        raw, state = self((z_in - loc) / scale, fut_all[:, 1 : L + 1], level)
         raw = raw[:, -1:]
         for t in range(horizon):
             lo, hi = self.head.interval(raw)
@@ -99,5 +101,5 @@ class AutoregressiveNet(ForecastNet):
             lows.append(lo * scale + loc)
             highs.append(hi * scale + loc)
             if t + 1 < horizon:
-                raw, state = self(point, fut_all[:, L + t + 1:L + t + 2], level, state)
+                raw, state = self(point, fut_all[:, L + t + 1 : L + t + 2], level, state)
         return torch.cat(points, 1), torch.cat(lows, 1), torch.cat(highs, 1)

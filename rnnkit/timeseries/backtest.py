@@ -54,13 +54,23 @@ def backtest_origins(n_rows: int, start: Union[int, float], horizon: int, stride
     else:
         raise InvalidTypeError(f"start must be an int position or a float fraction, got {start!r}")
     if first < 1 or first + horizon > n_rows:
-        raise InvalidValueError(f"start {start!r} gives origin {first}: it needs history before it and {horizon} points "
-                                f"after it in a series of {n_rows}")
+        raise InvalidValueError(
+            f"start {start!r} gives origin {first}: it needs history before it and {horizon} points "
+            f"after it in a series of {n_rows}"
+        )
     return list(range(first, n_rows - horizon + 1, stride))
 
 
-def backtest(models: Dict[str, object], series, start: Union[int, float], horizon: int, stride: int = 1,
-             season_length: int = 1, retrain: Union[bool, int] = True, verbose: bool = False) -> BacktestResult:
+def backtest(
+    models: Dict[str, object],
+    series,
+    start: Union[int, float],
+    horizon: int,
+    stride: int = 1,
+    season_length: int = 1,
+    retrain: Union[bool, int] = True,
+    verbose: bool = False,
+) -> BacktestResult:
     """Rolling-origin evaluation of several models on the same windows.
 
     Args:
@@ -87,7 +97,7 @@ def backtest(models: Dict[str, object], series, start: Union[int, float], horizo
         forecasts[name] = []
         for i, origin in enumerate(origins):
             history = frame.slice(0, origin)
-            actual = frame.targets[origin:origin + horizon]
+            actual = frame.targets[origin : origin + horizon]
             refit = retrain is True or i == 0 or (not isinstance(retrain, bool) and i % retrain == 0)
             if refit:
                 model.fit(history)

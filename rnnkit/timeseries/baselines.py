@@ -38,7 +38,9 @@ def _history(history) -> Tuple[np.ndarray, object, Tuple[str, ...]]:
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] == 0:
-        raise InvalidValueError(f"history must be a TimeSeriesFrame or an array (T,) or (T, C), got shape {np.shape(history)}")
+        raise InvalidValueError(
+            f"history must be a TimeSeriesFrame or an array (T,) or (T, C), got shape {np.shape(history)}"
+        )
     if not np.isfinite(arr).all():
         raise InvalidValueError("history must not contain missing or infinite values")
     return arr, None, tuple(f"y{i}" for i in range(arr.shape[1]))
@@ -51,8 +53,9 @@ def _statsmodels(module: str, name: str):
     try:
         return getattr(importlib.import_module(f"statsmodels.{module}"), name)
     except ImportError:
-        raise MissingOptionalDependency(f"the {name} baseline needs statsmodels: pip install 'rnnkit[timeseries]'") \
-            from None
+        raise MissingOptionalDependency(
+            f"the {name} baseline needs statsmodels: pip install 'rnnkit[timeseries]'"
+        ) from None
 
 
 class _Baseline:
@@ -114,7 +117,9 @@ class SeasonalNaiveForecaster(_Baseline):
 
     def _check_length(self, n):
         if n < self.season_length:
-            raise InvalidValueError(f"seasonal naive with season_length {self.season_length} needs that many points, got {n}")
+            raise InvalidValueError(
+                f"seasonal naive with season_length {self.season_length} needs that many points, got {n}"
+            )
 
     def _predict_columns(self, horizon):
         m = self.season_length
@@ -135,8 +140,13 @@ class ETSForecaster(_Baseline):
 
     name = "ets"
 
-    def __init__(self, season_length: int = 1, trend: Optional[str] = "add", seasonal: Optional[str] = "add",
-                 damped_trend: bool = False) -> None:
+    def __init__(
+        self,
+        season_length: int = 1,
+        trend: Optional[str] = "add",
+        seasonal: Optional[str] = "add",
+        damped_trend: bool = False,
+    ) -> None:
         super().__init__()
         self.season_length = positive_int("season_length", season_length)
         self.trend = choice("trend", trend, ("add", "mul", None))
@@ -156,8 +166,12 @@ class ETSForecaster(_Baseline):
         self._fits = []
         for c in range(values.shape[1]):
             model = ExponentialSmoothing(
-                values[:, c], trend=self.trend, damped_trend=self.damped_trend if self.trend else False,
-                seasonal=seasonal, seasonal_periods=m if seasonal else None, initialization_method="estimated",
+                values[:, c],
+                trend=self.trend,
+                damped_trend=self.damped_trend if self.trend else False,
+                seasonal=seasonal,
+                seasonal_periods=m if seasonal else None,
+                initialization_method="estimated",
             )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -180,12 +194,14 @@ class ARIMAForecaster(_Baseline):
 
     name = "arima"
 
-    def __init__(self, season_length: int = 1, order: Union[Tuple[int, int, int], str] = (1, 1, 1),
-                 level: float = 0.9) -> None:
+    def __init__(
+        self, season_length: int = 1, order: Union[Tuple[int, int, int], str] = (1, 1, 1), level: float = 0.9
+    ) -> None:
         super().__init__()
         season_length = positive_int("season_length", season_length)
-        if order != "auto" and not (isinstance(order, (tuple, list)) and len(order) == 3
-                                    and all(isinstance(k, int) and k >= 0 for k in order)):
+        if order != "auto" and not (
+            isinstance(order, (tuple, list)) and len(order) == 3 and all(isinstance(k, int) and k >= 0 for k in order)
+        ):
             raise InvalidValueError(f"order must be a (p, d, q) tuple of non-negative ints or 'auto', got {order!r}")
         self.season_length, self.order = season_length, order
         self.level = in_range("level", level, 0.0, 1.0, low_open=True, high_open=True)

@@ -103,17 +103,21 @@ class DatasetInfo:
 
 
 DATASETS: Dict[str, DatasetInfo] = {
-    "airline": DatasetInfo("sktime", "datasets/data/Airline/Airline.csv", _airline, 12,
-                           "monthly airline passengers 1949-1960"),
+    "airline": DatasetInfo(
+        "sktime", "datasets/data/Airline/Airline.csv", _airline, 12, "monthly airline passengers 1949-1960"
+    ),
     "lynx": DatasetInfo("sktime", "datasets/data/Lynx/Lynx.csv", _lynx, 10, "annual lynx trappings 1821-1934"),
-    "shampoo": DatasetInfo("sktime", "datasets/data/ShampooSales/ShampooSales.csv", _shampoo, 12,
-                           "monthly shampoo sales"),
-    "sunspots": DatasetInfo("statsmodels", "datasets/sunspots/sunspots.csv", _sunspots, 11,
-                            "yearly sunspot activity 1700-2008"),
+    "shampoo": DatasetInfo(
+        "sktime", "datasets/data/ShampooSales/ShampooSales.csv", _shampoo, 12, "monthly shampoo sales"
+    ),
+    "sunspots": DatasetInfo(
+        "statsmodels", "datasets/sunspots/sunspots.csv", _sunspots, 11, "yearly sunspot activity 1700-2008"
+    ),
     "co2": DatasetInfo("statsmodels", "datasets/co2/co2.csv", _co2, 12, "Mauna Loa CO2, monthly means 1958-2001"),
     "nile": DatasetInfo("statsmodels", "datasets/nile/nile.csv", _nile, 1, "annual Nile flow 1871-1970"),
-    "elnino": DatasetInfo("statsmodels", "datasets/elnino/elnino.csv", _elnino, 12,
-                          "monthly sea surface temperature 1950-2010"),
+    "elnino": DatasetInfo(
+        "statsmodels", "datasets/elnino/elnino.csv", _elnino, 12, "monthly sea surface temperature 1950-2010"
+    ),
 }
 
 
@@ -129,8 +133,10 @@ def dataset_path(name: str) -> str:
     info = dataset_info(name)
     spec = importlib.util.find_spec(info.package)
     if spec is None or not spec.submodule_search_locations:
-        raise MissingOptionalDependency(f"dataset {name!r} ships with the package {info.package!r}, which is not "
-                                        f"installed: pip install {info.package}")
+        raise MissingOptionalDependency(
+            f"dataset {name!r} ships with the package {info.package!r}, which is not "
+            f"installed: pip install {info.package}"
+        )
     path = os.path.join(list(spec.submodule_search_locations)[0], *info.relpath.split("/"))
     if not os.path.exists(path):
         raise MissingFileError(f"dataset {name!r} not found at {path} (package {info.package!r} changed its layout?)")

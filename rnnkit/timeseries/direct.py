@@ -62,10 +62,11 @@ class DirectNet(ForecastNet):
         done = 0
         while done < horizon:
             if done and self.P:
-                raise InvalidValueError(f"with past covariates the direct strategy forecasts at most horizon={H} "
-                                        f"steps, got {horizon}")
+                raise InvalidValueError(
+                    f"with past covariates the direct strategy forecasts at most horizon={H} steps, got {horizon}"
+                )
             loc, scale, level = self.normalise(z_in)
-            fut_block = pad_future(fut_out[:, done:done + H], H)
+            fut_block = pad_future(fut_out[:, done : done + H], H)
             raw = self((z_in - loc) / scale, past_in, fut_in, fut_block, level)  # (B, H, C, K)
             lo, hi = self.head.interval(raw)
             take = min(H, horizon - done)

@@ -69,12 +69,25 @@ def warm_up_head(net: ForecastNet, train: Sequence[int], collate: Callable, cfg:
     net.requires_grad_(False)
     net.out.requires_grad_(True)
     loc = net.location_rows()  # (out_features,)
-    hooks = [net.out.weight.register_hook(lambda g: g.masked_fill(loc[:, None], 0.0)),
-             net.out.bias.register_hook(lambda g: g.masked_fill(loc, 0.0))]
+    hooks = [
+        net.out.weight.register_hook(lambda g: g.masked_fill(loc[:, None], 0.0)),
+        net.out.bias.register_hook(lambda g: g.masked_fill(loc, 0.0)),
+    ]
     n_batches = -(-len(train) // cfg.batch_size)
-    config = TrainConfig(optimizer="adam", lr=cfg.lr, weight_decay=0.0, clip_norm=None, batch_size=cfg.batch_size,
-                         seed=cfg.seed, max_epochs=epochs, max_steps=epochs * n_batches + 1, trainable_only=True,
-                         accelerator="cpu", log_every=n_batches, progress=False)
+    config = TrainConfig(
+        optimizer="adam",
+        lr=cfg.lr,
+        weight_decay=0.0,
+        clip_norm=None,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        max_epochs=epochs,
+        max_steps=epochs * n_batches + 1,
+        trainable_only=True,
+        accelerator="cpu",
+        log_every=n_batches,
+        progress=False,
+    )
     try:
         Trainer(net, config, step_fn=lambda m, w: window_loss(m, w), collate_fn=collate).fit(train)
     finally:
@@ -84,10 +97,18 @@ def warm_up_head(net: ForecastNet, train: Sequence[int], collate: Callable, cfg:
             p.requires_grad_(flags[name])
 
 
-def fit_network(net: ForecastNet, windows: Tensor, config: ForecasterConfig, *,
-                checkpoint_dir: Optional[str] = None, resume: bool = False, checkpoint_every: int = 1,
-                settings: Optional[Mapping[str, Any]] = None, progress: Optional[bool] = False,
-                callbacks: Sequence[Callable[[Trainer], None]] = ()) -> FitResult:
+def fit_network(
+    net: ForecastNet,
+    windows: Tensor,
+    config: ForecasterConfig,
+    *,
+    checkpoint_dir: Optional[str] = None,
+    resume: bool = False,
+    checkpoint_every: int = 1,
+    settings: Optional[Mapping[str, Any]] = None,
+    progress: Optional[bool] = False,
+    callbacks: Sequence[Callable[[Trainer], None]] = (),
+) -> FitResult:
     """Train ``net`` in place on ``windows`` (N, L+H, C+P+F) (see the module docstring).
 
     Args:
@@ -117,31 +138,51 @@ def fit_network(net: ForecastNet, windows: Tensor, config: ForecasterConfig, *,
 
     teacher = None
     if net.uses_teacher_forcing:
-        teacher = TeacherForcing(teacher_forcing_schedule(cfg.teacher_forcing_epochs, cfg.teacher_forcing_min),
-                                 seed=cfg.seed)
+        teacher = TeacherForcing(
+            teacher_forcing_schedule(cfg.teacher_forcing_epochs, cfg.teacher_forcing_min), seed=cfg.seed
+        )
     point = cfg.select == "point"
     n_batches = -(-len(train) // cfg.batch_size)  # epochs end the run: max_steps is one more than they take
     has_val = val is not None
     train_config = TrainConfig(
-        optimizer="adam", lr=cfg.lr, weight_decay=cfg.weight_decay, clip_norm=cfg.clip, batch_size=cfg.batch_size,
-        seed=cfg.seed, max_epochs=cfg.epochs, max_steps=cfg.epochs * n_batches + 1, trainable_only=True,
-        val_every_epochs=1 if has_val else None, val_at_start=has_val, restore_best=has_val, min_delta=MIN_DELTA,
-        early_stopping_patience=cfg.patience if has_val else None, teacher_forcing_unit="epoch",
-        accelerator="cpu", log_every=n_batches, progress=progress,
-        out_dir=checkpoint_dir, resume=resume and checkpoint_dir is not None,
+        optimizer="adam",
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        clip_norm=cfg.clip,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        max_epochs=cfg.epochs,
+        max_steps=cfg.epochs * n_batches + 1,
+        trainable_only=True,
+        val_every_epochs=1 if has_val else None,
+        val_at_start=has_val,
+        restore_best=has_val,
+        min_delta=MIN_DELTA,
+        early_stopping_patience=cfg.patience if has_val else None,
+        teacher_forcing_unit="epoch",
+        accelerator="cpu",
+        log_every=n_batches,
+        progress=progress,
+        out_dir=checkpoint_dir,
+        resume=resume and checkpoint_dir is not None,
         checkpoint_every_epochs=checkpoint_every if checkpoint_dir is not None else None,
     )
     trainer = Trainer(
-        net, train_config,
+        net,
+        train_config,
         step_fn=lambda m, w: window_loss(m, w, teacher),
         eval_fn=lambda m, w: {"loss": window_loss(m, w, None, point=point)},  # free running: as it will forecast
-        collate_fn=collate, teacher_forcing=teacher, callbacks=callbacks,
+        collate_fn=collate,
+        teacher_forcing=teacher,
+        callbacks=callbacks,
         settings={**run_settings(config, windows), **dict(settings or {})},
     )
     trainer.fit(train, val)
     net.eval()
-    log = [{"epoch": -1 if row["step"] == 0 else row["epoch"] - 1, "step": row["step"], "val_loss": row["val_loss"]}
-           for row in trainer.history]
+    log = [
+        {"epoch": -1 if row["step"] == 0 else row["epoch"] - 1, "step": row["step"], "val_loss": row["val_loss"]}
+        for row in trainer.history
+    ]
     resumed = None if trainer.resumed_at is None else trainer.resumed_at["epoch"]
     return FitResult(log=log, epochs=trainer.epoch, resumed_from=resumed)
 

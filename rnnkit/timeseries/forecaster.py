@@ -65,15 +65,18 @@ def resolve_input_length(config: ForecasterConfig, n_rows: int, season: int) -> 
     if config.input_length:
         L = config.input_length
         if n_rows < L + H:
-            raise InvalidValueError(f"series has {n_rows} points, shorter than one window of input_length + horizon "
-                                    f"= {L} + {H} = {L + H}")
+            raise InvalidValueError(
+                f"series has {n_rows} points, shorter than one window of input_length + horizon = {L} + {H} = {L + H}"
+            )
         return L
     want = max(2 * H, 2 * season, 8)
     cap = n_rows - H - max(16, n_rows // 4) + 1  # leave enough windows to learn from
     L = min(want, cap)
     if L < 4:
-        raise InvalidValueError(f"series has {n_rows} points, too short to train a horizon of {H}: needs at least "
-                                f"{H + 4 + 15} (4 input steps and 16 windows); shorten the horizon or give more data")
+        raise InvalidValueError(
+            f"series has {n_rows} points, too short to train a horizon of {H}: needs at least "
+            f"{H + 4 + 15} (4 input steps and 16 windows); shorten the horizon or give more data"
+        )
     return L
 
 
@@ -98,9 +101,17 @@ class Forecaster:
         self.resumed_from: Optional[int] = None  # the epoch the last fit resumed from, if it did
 
     # ---- fit ---------------------------------------------------------------------------------
-    def fit(self, series, *, checkpoint_dir=None, resume: bool = False, checkpoint_every: int = 1,
-            settings: Optional[Mapping[str, Any]] = None, progress: Optional[bool] = False,
-            callbacks: Sequence[Callable] = ()) -> "Forecaster":
+    def fit(
+        self,
+        series,
+        *,
+        checkpoint_dir=None,
+        resume: bool = False,
+        checkpoint_every: int = 1,
+        settings: Optional[Mapping[str, Any]] = None,
+        progress: Optional[bool] = False,
+        callbacks: Sequence[Callable] = (),
+    ) -> "Forecaster":
         """Train on ``series`` (a :class:`TimeSeriesFrame`, an array ``(T,)``/``(T, C)`` or a pandas
         Series/DataFrame). Refitting starts from scratch. The caller's random generators are left as
         they were.
@@ -121,9 +132,12 @@ class Forecaster:
         L = resolve_input_length(cfg, len(frame), seasonal_period(frame.freq))
         cal, cal_names = calendar_features(frame.time) if cfg.calendar else (np.zeros((len(frame), 0)), ())
         meta = {
-            "target_names": list(frame.target_names), "past_names": list(frame.past_names),
-            "future_names": list(frame.future_names), "calendar_names": list(cal_names),
-            "input_length": L, "freq": frame.freq,
+            "target_names": list(frame.target_names),
+            "past_names": list(frame.past_names),
+            "future_names": list(frame.future_names),
+            "calendar_names": list(cal_names),
+            "input_length": L,
+            "freq": frame.freq,
         }
         scalers = {"target": StandardScaler().fit(frame.targets)}
         if frame.past_covariates is not None:
@@ -132,16 +146,25 @@ class Forecaster:
             scalers["future"] = StandardScaler().fit(frame.future_covariates)
         self.meta, self.scalers = meta, scalers
         z, past, fut = self._features(frame, cal)  # (T, C), (T, P), (T, F)
-        windows = torch.from_numpy(np.ascontiguousarray(
-            sliding_windows(np.concatenate([z, past, fut], axis=1), L + cfg.horizon))).float()  # (N, L+H, C+P+F)
+        windows = torch.from_numpy(
+            np.ascontiguousarray(sliding_windows(np.concatenate([z, past, fut], axis=1), L + cfg.horizon))
+        ).float()  # (N, L+H, C+P+F)
 
         caller_rng = capture_rng()  # the Trainer seeds the global generators; give the caller's back
         try:
             torch.manual_seed(cfg.seed)
             self.net = build_network(cfg.network(), L, z.shape[1], past.shape[1], fut.shape[1])
-            result = fit_network(self.net, windows, cfg, checkpoint_dir=None if checkpoint_dir is None
-                                 else str(checkpoint_dir), resume=resume, checkpoint_every=checkpoint_every,
-                                 settings=settings, progress=progress, callbacks=callbacks)
+            result = fit_network(
+                self.net,
+                windows,
+                cfg,
+                checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),
+                resume=resume,
+                checkpoint_every=checkpoint_every,
+                settings=settings,
+                progress=progress,
+                callbacks=callbacks,
+            )
         finally:
             restore_rng(caller_rng)
         self.log, self.epochs, self.resumed_from = result.log, result.epochs, result.resumed_from
@@ -182,11 +205,14 @@ class Forecaster:
         n_user = len(self.meta["future_names"])
         if n_user:
             if future_covariates is None:
-                raise InvalidValueError(f"this model uses known-future covariates {self.meta['future_names']}: pass "
-                                        f"future_covariates= with shape ({horizon}, {n_user})")
+                raise InvalidValueError(
+                    f"this model uses known-future covariates {self.meta['future_names']}: pass "
+                    f"future_covariates= with shape ({horizon}, {n_user})"
+                )
             if np.size(future_covariates) != horizon * n_user:
-                raise InvalidValueError(f"future_covariates must have shape ({horizon}, {n_user}), got "
-                                        f"{np.shape(future_covariates)}")
+                raise InvalidValueError(
+                    f"future_covariates must have shape ({horizon}, {n_user}), got {np.shape(future_covariates)}"
+                )
             fc = np.asarray(future_covariates, dtype=np.float64).reshape(horizon, -1)
         if self.meta["calendar_names"]:
             cal_in, cal_out = calendar_features(frame.time)[0], calendar_features(frame.time.append(times))[0][L:]
@@ -197,10 +223,14 @@ class Forecaster:
         t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None]  # noqa: E731  (1, T, .)
         point, lo, hi = self.net.forecast(t(z), t(past), t(fut_in), t(fut_out), horizon)
         inv = self.scalers["target"]
-        return Forecast(mean=inv.inverse_transform(point[0].double().numpy()),
-                        lower=inv.inverse_transform(lo[0].double().numpy()),
-                        upper=inv.inverse_transform(hi[0].double().numpy()),
-                        level=self.config.level, time=times, names=tuple(self.meta["target_names"]))
+        return Forecast(
+            mean=inv.inverse_transform(point[0].double().numpy()),
+            lower=inv.inverse_transform(lo[0].double().numpy()),
+            upper=inv.inverse_transform(hi[0].double().numpy()),
+            level=self.config.level,
+            time=times,
+            names=tuple(self.meta["target_names"]),
+        )
 
     def calendar_for(self, time) -> np.ndarray:
         """The calendar features this model derives, for the timestamps ``time`` -> ``(T, F)``
@@ -211,16 +241,20 @@ class Forecaster:
         if not names:
             return np.zeros((len(time), 0))
         if not is_datetime(time):
-            raise InvalidValueError(f"the model uses calendar features {names}: give timestamps (a date index), "
-                                    f"not {type(time).__name__}")
+            raise InvalidValueError(
+                f"the model uses calendar features {names}: give timestamps (a date index), not {type(time).__name__}"
+            )
         cal, got = calendar_features(time)
         if list(got) != list(names):
-            raise InvalidValueError(f"these timestamps give calendar features {list(got)}, the model was trained "
-                                    f"with {names}: is the series at the model's frequency ({self.meta['freq']})?")
+            raise InvalidValueError(
+                f"these timestamps give calendar features {list(got)}, the model was trained "
+                f"with {names}: is the series at the model's frequency ({self.meta['freq']})?"
+            )
         return cal
 
-    def predict_windows(self, values: np.ndarray, horizon: int = 1,
-                        calendar: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def predict_windows(
+        self, values: np.ndarray, horizon: int = 1, calendar: Optional[np.ndarray] = None
+    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Batched forecasts from raw target windows ``(N, input_length, C)`` -> point, lower, upper
         ``(N, horizon, C)`` in data units (used by anomaly detection).
 
@@ -231,20 +265,25 @@ class Forecaster:
         self._check_fitted()
         horizon = check_horizon(horizon)
         if self.meta["past_names"] or self.meta["future_names"]:
-            raise InvalidValueError("predict_windows serves models without the user's own covariates; this one uses "
-                                    f"{self.meta['past_names'] + self.meta['future_names']}: use predict(history=...)")
+            raise InvalidValueError(
+                "predict_windows serves models without the user's own covariates; this one uses "
+                f"{self.meta['past_names'] + self.meta['future_names']}: use predict(history=...)"
+            )
         arr = np.asarray(values, dtype=np.float64)
         L, C, F = self.meta["input_length"], len(self.meta["target_names"]), len(self.meta["calendar_names"])
         if arr.ndim != 3 or arr.shape[1:] != (L, C):
             raise InvalidValueError(f"windows must have shape (N, {L}, {C}), got {arr.shape}")
         if F:
             if calendar is None:
-                raise InvalidValueError(f"the model derives calendar features {self.meta['calendar_names']}: pass "
-                                        f"calendar= with shape ({arr.shape[0]}, {L + horizon}, {F}) (see calendar_for)")
+                raise InvalidValueError(
+                    f"the model derives calendar features {self.meta['calendar_names']}: pass "
+                    f"calendar= with shape ({arr.shape[0]}, {L + horizon}, {F}) (see calendar_for)"
+                )
             cal = np.asarray(calendar, dtype=np.float64)
             if cal.shape != (arr.shape[0], L + horizon, F):
-                raise InvalidValueError(f"calendar must have shape ({arr.shape[0]}, {L + horizon}, {F}), got "
-                                        f"{cal.shape}")
+                raise InvalidValueError(
+                    f"calendar must have shape ({arr.shape[0]}, {L + horizon}, {F}), got {cal.shape}"
+                )
         else:
             cal = np.zeros((arr.shape[0], L + horizon, 0))
         z = torch.from_numpy(self.scalers["target"].transform(arr)).float()
@@ -256,8 +295,10 @@ class Forecaster:
 
     def _check_fitted(self) -> None:
         if self.net is None:
-            raise InvalidValueError("the Forecaster is not fitted: call fit(series), or load one with "
-                                    "from_pretrained(dir) / rnnkit.load(dir)")
+            raise InvalidValueError(
+                "the Forecaster is not fitted: call fit(series), or load one with "
+                "from_pretrained(dir) / rnnkit.load(dir)"
+            )
 
     def _check_history(self, frame: TimeSeriesFrame) -> TimeSeriesFrame:
         m = self.meta
@@ -268,15 +309,20 @@ class Forecaster:
         if is_datetime(frame.time) and frame.freq and m.get("freq") and str(frame.freq) != str(m["freq"]):
             raise InvalidValueError(f"history has frequency {frame.freq!r}, the model was trained at {m['freq']!r}")
         if len(got[1]) != len(m["past_names"]) or len(got[2]) != len(m["future_names"]):
-            raise InvalidValueError(f"history has covariates {got[1]} / {got[2]}, the model was trained on "
-                                    f"{m['past_names']} / {m['future_names']}")
+            raise InvalidValueError(
+                f"history has covariates {got[1]} / {got[2]}, the model was trained on "
+                f"{m['past_names']} / {m['future_names']}"
+            )
         if len(frame) < m["input_length"]:
-            raise InvalidValueError(f"history has {len(frame)} points, fewer than the model's input_length "
-                                    f"{m['input_length']}")
+            raise InvalidValueError(
+                f"history has {len(frame)} points, fewer than the model's input_length {m['input_length']}"
+            )
         if m["calendar_names"] and not is_datetime(frame.time):
-            raise InvalidValueError(f"the model uses calendar features {m['calendar_names']}: history needs a date "
-                                    "index, "
-                                    "not a plain array (pass a TimeSeriesFrame, or train with calendar=False)")
+            raise InvalidValueError(
+                f"the model uses calendar features {m['calendar_names']}: history needs a date "
+                "index, "
+                "not a plain array (pass a TimeSeriesFrame, or train with calendar=False)"
+            )
         return frame
 
     # ---- save / load -------------------------------------------------------------------------

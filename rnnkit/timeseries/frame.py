@@ -35,8 +35,17 @@ from .frequency import (
     show_positions,
 )
 
-__all__ = ["TimeSeriesFrame", "read_series", "from_dataframe", "from_array", "as_frame", "fill_missing",
-           "FILL_METHODS", "MissingValuesError", "IrregularTimestampsError"]
+__all__ = [
+    "TimeSeriesFrame",
+    "read_series",
+    "from_dataframe",
+    "from_array",
+    "as_frame",
+    "fill_missing",
+    "FILL_METHODS",
+    "MissingValuesError",
+    "IrregularTimestampsError",
+]
 
 FILL_METHODS = ("ffill", "bfill", "linear", "zero", "mean")
 
@@ -151,13 +160,15 @@ def read_series(
     lower = path.lower()
     parquet = lower.endswith((".parquet", ".pq"))
     if not parquet and not lower.endswith((".csv", ".csv.gz", ".txt", ".tsv")):
-        raise InvalidValueError(f"unsupported file type for {path!r}: expected .csv, .csv.gz, .tsv, .txt, .parquet "
-                                "or .pq")
+        raise InvalidValueError(
+            f"unsupported file type for {path!r}: expected .csv, .csv.gz, .tsv, .txt, .parquet or .pq"
+        )
     try:
         df = pd.read_parquet(path) if parquet else pd.read_csv(path, sep="\t" if lower.endswith(".tsv") else ",")
     except ImportError as err:  # Parquet without pyarrow (or fastparquet)
-        raise MissingOptionalDependency(f"reading {path!r} needs pyarrow: pip install 'rnnkit[timeseries]' "
-                                        f"({err})") from None
+        raise MissingOptionalDependency(
+            f"reading {path!r} needs pyarrow: pip install 'rnnkit[timeseries]' ({err})"
+        ) from None
     except ValueError as err:  # pandas' and pyarrow's parse errors, a file that is not text: the file's content
         kind = "Parquet" if parquet else "CSV"
         raise FileFormatError(f"{path!r} could not be read as {kind}: {' '.join(str(err).split())}") from None
@@ -193,7 +204,9 @@ def from_dataframe(
             raise InvalidValueError(f"column {name!r} not found; the columns are {columns}")
     dup = sorted({n for n in wanted if wanted.count(n) > 1})
     if dup or (time_column is not None and time_column in wanted):
-        raise InvalidValueError(f"columns may be used once, as time, target or covariate; repeated: {dup or [time_column]}")
+        raise InvalidValueError(
+            f"columns may be used once, as time, target or covariate; repeated: {dup or [time_column]}"
+        )
 
     time = pd.Index(df.index if time_column is None else df[time_column])
     time = _parse_time(time, time_column or "index")
@@ -260,7 +273,9 @@ def from_array(values, start=0, freq: Freq = None, names: Optional[Sequence[str]
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise InvalidValueError(f"series values must have shape (T,) or (T, C) with T, C > 0, got {np.shape(values)}")
-    names = tuple(names) if names is not None else tuple(f"y{i}" if arr.shape[1] > 1 else "y" for i in range(arr.shape[1]))
+    names = (
+        tuple(names) if names is not None else tuple(f"y{i}" if arr.shape[1] > 1 else "y" for i in range(arr.shape[1]))
+    )
     if len(names) != arr.shape[1]:
         raise InvalidValueError(f"got {len(names)} names for {arr.shape[1]} columns")
     bad = np.argwhere(~np.isfinite(arr))
@@ -317,7 +332,9 @@ def fill_missing(data: "pd.DataFrame", method: str) -> "pd.DataFrame":
 def _parse_time(time: "pd.Index", name: str) -> "pd.Index":
     if isinstance(time, pd.DatetimeIndex):
         if time.hasnans:
-            raise InvalidValueError(f"time column {name!r} has missing timestamps at rows {np.flatnonzero(time.isna())[:5].tolist()}")
+            raise InvalidValueError(
+                f"time column {name!r} has missing timestamps at rows {np.flatnonzero(time.isna())[:5].tolist()}"
+            )
         return time
     if time.dtype.kind in "iu":
         return pd.Index(time.astype(np.int64))
@@ -331,7 +348,9 @@ def _parse_time(time: "pd.Index", name: str) -> "pd.Index":
     except (ValueError, TypeError) as exc:
         raise InvalidTypeError(f"time column {name!r} could not be parsed as dates or integers: {exc}") from None
     if parsed.hasnans:
-        raise InvalidValueError(f"time column {name!r} has missing timestamps at rows {np.flatnonzero(parsed.isna())[:5].tolist()}")
+        raise InvalidValueError(
+            f"time column {name!r} has missing timestamps at rows {np.flatnonzero(parsed.isna())[:5].tolist()}"
+        )
     return parsed
 
 

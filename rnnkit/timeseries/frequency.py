@@ -72,7 +72,9 @@ def resolve_freq(time: "pd.Index", freq: Freq, name: str) -> Freq:
                 raise InvalidValueError(f"freq for an integer time column must be a positive int step, got {freq!r}")
             if (steps % freq != 0).any():
                 bad = int(np.flatnonzero(steps % freq != 0)[0])
-                raise InvalidValueError(f"timestamps in {name!r} are off the step {freq}: {time[bad]} -> {time[bad + 1]}")
+                raise InvalidValueError(
+                    f"timestamps in {name!r} are off the step {freq}: {time[bad]} -> {time[bad + 1]}"
+                )
             return int(freq)
         values, counts = np.unique(steps, return_counts=True)
         step = int(values[np.argmax(counts)])  # the most common step
@@ -81,11 +83,15 @@ def resolve_freq(time: "pd.Index", freq: Freq, name: str) -> Freq:
         return step
     if freq is not None:
         if not isinstance(freq, str):
-            raise InvalidValueError(f"freq for a date time column must be a pandas alias such as 'MS' or 'D', got {freq!r}")
+            raise InvalidValueError(
+                f"freq for a date time column must be a pandas alias such as 'MS' or 'D', got {freq!r}"
+            )
         grid = date_grid(time[0], freq, end=time[-1])
         off = time.difference(grid)
         if len(off):
-            raise InvalidValueError(f"timestamps in {name!r} are off the {freq!r} grid starting {time[0]}: {[str(t) for t in off[:5]]}")
+            raise InvalidValueError(
+                f"timestamps in {name!r} are off the {freq!r} grid starting {time[0]}: {[str(t) for t in off[:5]]}"
+            )
         return freq
     inferred = pd.infer_freq(time)
     if inferred is not None:
@@ -117,7 +123,9 @@ def _check_on_grid(time, name: str, freq: Freq, grid) -> None:
             f"irregular timestamps in {name!r}: no regular frequency fits; most steps are "
             f"{pd.Timedelta(common) if isinstance(time, pd.DatetimeIndex) else common}, but not {shown}; "
             "pass --freq / freq= to place the rows on a regular grid (gaps become missing values)",
-            None, [], [],
+            None,
+            [],
+            [],
         )
     missing, extra = list(grid.difference(time)), list(time.difference(grid))
     if not missing and not extra:
@@ -127,14 +135,19 @@ def _check_on_grid(time, name: str, freq: Freq, grid) -> None:
         parts.append(f"missing {show_positions(missing)}")
     if extra:
         parts.append(f"off the {freq!r} grid: {show_positions(extra)}")
-    hint = (f"pass --freq {freq} / freq={freq!r} to place the rows on that grid (the missing timestamps become "
-            "missing values: fill them with --fill / fill=)")
+    hint = (
+        f"pass --freq {freq} / freq={freq!r} to place the rows on that grid (the missing timestamps become "
+        "missing values: fill them with --fill / fill=)"
+    )
     if extra:
         hint = "remove or correct the rows off the grid, or give another --freq / freq="
     raise IrregularTimestampsError(
         f"irregular timestamps in {name!r}: the rows lie on the {freq!r} grid from {show_time(time[0])} except: "
-        + "; ".join(parts) + f"; {hint}",
-        freq, missing, extra,
+        + "; ".join(parts)
+        + f"; {hint}",
+        freq,
+        missing,
+        extra,
     )
 
 
@@ -187,13 +200,16 @@ def date_offset(freq: str) -> Tuple[object, "pd.Timedelta"]:
         offset = None
     anchored = isinstance(offset, (pd.offsets.MonthBegin, pd.offsets.QuarterBegin, pd.offsets.YearBegin))
     if offset is None or (plus and (days is None or not anchored)):
-        raise InvalidValueError(f"freq {freq!r} is not a pandas frequency alias (e.g. 'D', 'h', 'W', 'MS', 'ME', 'YS') "
-                                "nor a period start shifted by 1 to 27 days (e.g. 'MS+14D': monthly on the 15th)")
+        raise InvalidValueError(
+            f"freq {freq!r} is not a pandas frequency alias (e.g. 'D', 'h', 'W', 'MS', 'ME', 'YS') "
+            "nor a period start shifted by 1 to 27 days (e.g. 'MS+14D': monthly on the 15th)"
+        )
     return offset, pd.Timedelta(days=int(days.group(1)) if days else 0)
 
 
-def date_grid(start: "pd.Timestamp", freq: str, end: Optional["pd.Timestamp"] = None,
-              periods: Optional[int] = None) -> "pd.DatetimeIndex":
+def date_grid(
+    start: "pd.Timestamp", freq: str, end: Optional["pd.Timestamp"] = None, periods: Optional[int] = None
+) -> "pd.DatetimeIndex":
     """``pandas.date_range`` for any frequency :func:`date_offset` accepts (from ``start``, which
     is rolled forward to the grid if off it)."""
     offset, shift = date_offset(freq)
@@ -201,8 +217,27 @@ def date_grid(start: "pd.Timestamp", freq: str, end: Optional["pd.Timestamp"] = 
     return grid + shift if shift else grid
 
 
-_PERIODS = {"h": 24, "D": 7, "B": 5, "C": 5, "W": 52, "SMS": 24, "SME": 24, "MS": 12, "ME": 12, "BMS": 12,
-            "BME": 12, "QS": 4, "QE": 4, "BQS": 4, "BQE": 4, "YS": 1, "YE": 1, "BYS": 1, "BYE": 1}
+_PERIODS = {
+    "h": 24,
+    "D": 7,
+    "B": 5,
+    "C": 5,
+    "W": 52,
+    "SMS": 24,
+    "SME": 24,
+    "MS": 12,
+    "ME": 12,
+    "BMS": 12,
+    "BME": 12,
+    "QS": 4,
+    "QE": 4,
+    "BQS": 4,
+    "BQE": 4,
+    "YS": 1,
+    "YE": 1,
+    "BYS": 1,
+    "BYE": 1,
+}
 
 
 def seasonal_period(freq: Freq) -> int:
@@ -237,4 +272,3 @@ def extend_index(time: "pd.Index", horizon: int, freq: Freq) -> "pd.Index":
         return date_grid(time[-1], freq, periods=horizon + 1)[1:]
     step = 1 if freq is None else int(freq)
     return pd.Index(time[-1] + step * np.arange(1, horizon + 1), dtype=np.int64)
-

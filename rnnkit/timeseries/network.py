@@ -54,8 +54,13 @@ class ForecastNet(nn.Module):
         self.head = HEADS[cfg.head](cfg.level)
         self.K = self.head.n_params
         self.n_level = 2 * n_targets if cfg.window_norm and cfg.level_inputs else 0
-        self.rnn = RNN_LAYERS[cfg.cell](self.rnn_inputs, cfg.hidden_size, cfg.num_layers, batch_first=True,
-                                        dropout=cfg.dropout if cfg.num_layers > 1 else 0.0)
+        self.rnn = RNN_LAYERS[cfg.cell](
+            self.rnn_inputs,
+            cfg.hidden_size,
+            cfg.num_layers,
+            batch_first=True,
+            dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
+        )
 
     @property
     def rnn_inputs(self) -> int:
@@ -83,7 +88,7 @@ class ForecastNet(nn.Module):
         future covariates (B, L+H, F), level features (B, 2C)."""
         L, C, P = self.L, self.C, self.P
         loc, scale, level = self.normalise(w[:, :L, :C])
-        return (w[..., :C] - loc) / scale, w[..., C:C + P], w[..., C + P:], level
+        return (w[..., :C] - loc) / scale, w[..., C : C + P], w[..., C + P :], level
 
     # the strategy's interface ----------------------------------------------------------------
     @classmethod
@@ -106,8 +111,13 @@ def strategy_class(name: str) -> Type[ForecastNet]:
     return classes[name]
 
 
-def build_network(cfg: NetworkConfig, input_length: int, n_targets: int, n_past: int, n_future: int,
-                  ) -> ForecastNet:
+def build_network(
+    cfg: NetworkConfig,
+    input_length: int,
+    n_targets: int,
+    n_past: int,
+    n_future: int,
+) -> ForecastNet:
     """The network of ``cfg.strategy`` for these dimensions (built from the network settings only)."""
     if not isinstance(cfg, NetworkConfig):
         from .._checks import InvalidTypeError, describe

@@ -65,7 +65,9 @@ def plot_forecast(history, forecast, path, actual=None, last: Optional[int] = No
         ax.plot(ftime, mean[:, c], color="tab:blue", lw=1.5, label="forecast")
         if forecast.lower is not None:
             label = f"{round(100 * forecast.level)}% interval" if forecast.level else "interval"
-            ax.fill_between(ftime, forecast.lower[:, c], forecast.upper[:, c], color="tab:blue", alpha=0.25, label=label)
+            ax.fill_between(
+                ftime, forecast.lower[:, c], forecast.upper[:, c], color="tab:blue", alpha=0.25, label=label
+            )
         if actual is not None:
             act = np.asarray(actual, dtype=float).reshape(len(mean), -1)
             ax.plot(ftime, act[:, c], color="tab:orange", lw=1.2, ls="--", label="actual")
@@ -84,7 +86,9 @@ def plot_backtest_errors(summary, path, metric: str = "mase", title: str = "") -
     fig, ax = plt.subplots(figsize=(max(4, 1.2 * len(values) + 2), 3.5))
     bars = ax.bar([str(m) for m in summary.index], values, color="tab:blue")
     for bar, v in zip(bars, values):
-        ax.annotate(f"{v:.3g}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8)
+        ax.annotate(
+            f"{v:.3g}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8
+        )
     ax.set_ylabel(metric)
     ax.set_title(title or f"backtest {metric} per model")
     return _save(fig, path)
@@ -103,7 +107,15 @@ def plot_anomalies(series, result, path, labels=None, title: str = "") -> str:
         ax.scatter(time[flagged], values[flagged].max(axis=1), color="red", s=25, zorder=3, label="flagged")
     if labels is not None:
         true = np.flatnonzero(np.asarray(labels, dtype=bool))
-        ax.scatter(time[true], values[true].max(axis=1), facecolors="none", edgecolors="green", s=90, zorder=4, label="true anomaly")
+        ax.scatter(
+            time[true],
+            values[true].max(axis=1),
+            facecolors="none",
+            edgecolors="green",
+            s=90,
+            zorder=4,
+            label="true anomaly",
+        )
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title(title or "anomalies")
     ax2.plot(time, result.scores, color="gray", lw=1)

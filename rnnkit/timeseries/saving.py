@@ -35,8 +35,14 @@ from .scaling import StandardScaler
 MODEL_TYPE = "forecaster"
 PREPROCESSING_FILE = "preprocessing.json"
 # Settings added in version 2, with the values version-1 models were trained with (their defaults then).
-V1_DEFAULTS = {"window_scale": True, "highway_init": "random", "highway_ridge": 1.0, "highway_train": True,
-               "select": "nll", "head_warmup": 0}
+V1_DEFAULTS = {
+    "window_scale": True,
+    "highway_init": "random",
+    "highway_ridge": 1.0,
+    "highway_train": True,
+    "select": "nll",
+    "head_warmup": 0,
+}
 META_NAMES = ("target_names", "past_names", "future_names", "calendar_names")
 
 
@@ -45,6 +51,7 @@ def is_datetime(index) -> bool:
 
 
 # ---- save ------------------------------------------------------------------------------------
+
 
 def preprocessing_document(scalers: Mapping[str, StandardScaler], tail: TimeSeriesFrame) -> Dict[str, Any]:
     """The scalers and the tail of the training series as plain JSON."""
@@ -61,16 +68,29 @@ def preprocessing_document(scalers: Mapping[str, StandardScaler], tail: TimeSeri
     }
 
 
-def save_forecaster(directory, config: ForecasterConfig, meta: Dict[str, Any], net: ForecastNet,
-                    scalers: Mapping[str, StandardScaler], tail: TimeSeriesFrame,
-                    files: Optional[Mapping[str, Union[str, bytes]]] = None):
+def save_forecaster(
+    directory,
+    config: ForecasterConfig,
+    meta: Dict[str, Any],
+    net: ForecastNet,
+    scalers: Mapping[str, StandardScaler],
+    tail: TimeSeriesFrame,
+    files: Optional[Mapping[str, Union[str, bytes]]] = None,
+):
     """Write a forecaster's folder (format version 3); ``files``: more task files (name -> content)."""
     prep = json.dumps(preprocessing_document(scalers, tail), indent=1)
-    return save_model(directory, MODEL_TYPE, asdict(config), net.state_dict(),
-                      files={PREPROCESSING_FILE: prep, **dict(files or {})}, extra={"meta": meta})
+    return save_model(
+        directory,
+        MODEL_TYPE,
+        asdict(config),
+        net.state_dict(),
+        files={PREPROCESSING_FILE: prep, **dict(files or {})},
+        extra={"meta": meta},
+    )
 
 
 # ---- load ------------------------------------------------------------------------------------
+
 
 def read_config(folder: ModelFolder) -> ForecasterConfig:
     """The settings in ``config.json`` at any format version (version 1 gets :data:`V1_DEFAULTS`)."""
@@ -119,8 +139,9 @@ def read_preprocessing(folder: ModelFolder, meta: Dict[str, Any]):
             raise InvalidValueError(f"it needs a 'target' scaler for the {C} target(s) of config.json")
         tail = _tail_from_json(doc["tail"], meta)
         if len(tail) != L or tail.targets.shape != (L, C):
-            raise InvalidValueError(f"its tail must hold the last input_length={L} rows of {C} target(s), got "
-                                    f"shape {tail.targets.shape}")
+            raise InvalidValueError(
+                f"its tail must hold the last input_length={L} rows of {C} target(s), got shape {tail.targets.shape}"
+            )
     except (InvalidValueError, KeyError, TypeError, ValueError) as err:  # the file's content, read as data
         detail = f"missing entry {err}" if isinstance(err, KeyError) else str(err)
         raise FileFormatError(f"{str(path)!r} is not a forecaster's preprocessing file: {detail}") from None
@@ -138,22 +159,33 @@ def _tail_from_json(tail: Dict, meta: Dict) -> TimeSeriesFrame:
     arr = lambda a: None if a is None else np.asarray(a, dtype=np.float64)  # noqa: E731
     targets = arr(tail["targets"])
     for name, block in (("targets", targets), ("past", arr(tail["past"])), ("future", arr(tail["future"]))):
-        if (block is None and name != "targets") or (block is not None and block.ndim == 2
-                                                     and block.shape[0] == len(time)):
+        if (block is None and name != "targets") or (
+            block is not None and block.ndim == 2 and block.shape[0] == len(time)
+        ):
             continue
-        raise InvalidValueError(f"tail.{name} must be a table of {len(time)} rows (one per timestamp), got "
-                                f"{None if block is None else block.shape}")
-    return TimeSeriesFrame(time=time, targets=targets, target_names=tuple(meta["target_names"]),
-                           past_covariates=arr(tail["past"]), past_names=tuple(meta["past_names"]),
-                           future_covariates=arr(tail["future"]), future_names=tuple(meta["future_names"]),
-                           freq=meta["freq"], filled={})
+        raise InvalidValueError(
+            f"tail.{name} must be a table of {len(time)} rows (one per timestamp), got "
+            f"{None if block is None else block.shape}"
+        )
+    return TimeSeriesFrame(
+        time=time,
+        targets=targets,
+        target_names=tuple(meta["target_names"]),
+        past_covariates=arr(tail["past"]),
+        past_names=tuple(meta["past_names"]),
+        future_covariates=arr(tail["future"]),
+        future_names=tuple(meta["future_names"]),
+        freq=meta["freq"],
+        filled={},
+    )
 
 
 def read_network(folder: ModelFolder, config: ForecasterConfig, meta: Dict[str, Any]) -> ForecastNet:
     """The network the config describes, with the folder's weights (a mismatch names both files)."""
     n_future = len(meta["future_names"]) + len(meta["calendar_names"])
-    net = build_network(config.network(), meta["input_length"], len(meta["target_names"]), len(meta["past_names"]),
-                        n_future)
+    net = build_network(
+        config.network(), meta["input_length"], len(meta["target_names"]), len(meta["past_names"]), n_future
+    )
     folder.load_state_dict(net)
     return net.eval()
 

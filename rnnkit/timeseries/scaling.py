@@ -74,7 +74,9 @@ class StandardScaler:
             raise InvalidValueError(f"call fit() before {what}()")
         arr = np.asarray(x, dtype=np.float64)
         if arr.ndim == 0 or arr.shape[-1] != self.mean.shape[0]:
-            raise InvalidValueError(f"{what} expects a last axis of {self.mean.shape[0]} columns, got shape {arr.shape}")
+            raise InvalidValueError(
+                f"{what} expects a last axis of {self.mean.shape[0]} columns, got shape {arr.shape}"
+            )
         return arr
 
 

@@ -49,8 +49,18 @@ FORMAT_VERSION = 1
 MODEL_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 STATE_TENSORS, STATE_JSON = "training_state.safetensors", "training_state.json"
 
-__all__ = ["atomic_write_bytes", "save_checkpoint", "load_model_weights", "load_training_state",
-           "find_checkpoint", "capture_rng", "restore_rng", "encode_tree", "decode_tree", "CheckpointError"]
+__all__ = [
+    "atomic_write_bytes",
+    "save_checkpoint",
+    "load_model_weights",
+    "load_training_state",
+    "find_checkpoint",
+    "capture_rng",
+    "restore_rng",
+    "encode_tree",
+    "decode_tree",
+    "CheckpointError",
+]
 
 
 class CheckpointError(FileFormatError):
@@ -65,6 +75,7 @@ atomic_write_bytes = atomic_write  # the one atomic writer of the package (rnnki
 
 
 # ---- JSON + tensors trees --------------------------------------------------------------------
+
 
 def encode_tree(obj: Any, tensors: Dict[str, Tensor], path: str = "") -> Any:
     """A JSON-able copy of ``obj``; tensors go into ``tensors`` and are referenced by key.
@@ -88,8 +99,12 @@ def encode_tree(obj: Any, tensors: Dict[str, Tensor], path: str = "") -> Any:
     if isinstance(obj, dict):
         if all(isinstance(k, str) and not k.startswith("__") for k in obj):
             return {k: encode_tree(v, tensors, f"{path}.{k}") for k, v in obj.items()}
-        return {"__dict__": [[encode_tree(k, tensors, f"{path}.key{i}"), encode_tree(v, tensors, f"{path}.{k}")]
-                             for i, (k, v) in enumerate(obj.items())]}
+        return {
+            "__dict__": [
+                [encode_tree(k, tensors, f"{path}.key{i}"), encode_tree(v, tensors, f"{path}.{k}")]
+                for i, (k, v) in enumerate(obj.items())
+            ]
+        }
     raise TypeError(f"cannot store a {type(obj).__name__} in a checkpoint (at {path or 'the root'}): {obj!r:.80}")
 
 
@@ -119,6 +134,7 @@ def _hashable(k: Any) -> Any:
 
 # ---- RNG -------------------------------------------------------------------------------------
 
+
 def capture_rng() -> Dict[str, Any]:
     """The states of python's, numpy's and torch's (CPU and every CUDA device's) global generators."""
     state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
@@ -140,6 +156,7 @@ def _lists_to_tuples(v: Any) -> Any:
 
 
 # ---- checkpoints -----------------------------------------------------------------------------
+
 
 def model_config_dict(model: nn.Module) -> Optional[Dict[str, Any]]:
     """The model's config as a dict, if it offers one (``get_config()`` or a dataclass ``config``)."""
@@ -263,6 +280,7 @@ def _refuse_pickle(path: Path) -> None:
 
 # ---- damaged files ---------------------------------------------------------------------------
 
+
 def _weights_whole(path: Path) -> bool:
     """Whether a safetensors file is complete: its header parses and its tensors cover the file exactly."""
     try:
@@ -298,8 +316,10 @@ def _damaged(path: Path, detail: str) -> CheckpointError:
         if any(g.name == "last" for g in good):
             notes.append("last/ is the latest training checkpoint")
         if any(g.name.startswith(".") for g in good):
-            notes.append(f"a hidden .old- folder is the checkpoint from before an interrupted save: rename it to "
-                         f"{folder.name}/ to resume from there")
+            notes.append(
+                f"a hidden .old- folder is the checkpoint from before an interrupted save: rename it to "
+                f"{folder.name}/ to resume from there"
+            )
         hint = f"Intact checkpoints next to it: {', '.join(str(g) for g in good)} ({'; '.join(notes)}). Or "
     else:
         hint = "No intact checkpoint was found next to it; "

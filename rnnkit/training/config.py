@@ -144,14 +144,18 @@ class TrainConfig:
         self.momentum = float(m)
         self.eps = positive_float("eps", self.eps)
         betas = self.betas
-        if (not isinstance(betas, (tuple, list)) or len(betas) != 2
-                or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
+        if (
+            not isinstance(betas, (tuple, list))
+            or len(betas) != 2
+            or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)
+        ):
             raise InvalidValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
         self.betas = (float(betas[0]), float(betas[1]))
         self.warmup_steps = non_negative_int("warmup_steps", self.warmup_steps)
         if self.warmup_steps > self.max_steps:
-            raise InvalidValueError(f"warmup_steps={self.warmup_steps} must be <= max_steps={self.max_steps}: the "
-                                    "warmup would never end")
+            raise InvalidValueError(
+                f"warmup_steps={self.warmup_steps} must be <= max_steps={self.max_steps}: the warmup would never end"
+            )
         if self.schedule == "plateau" and self.warmup_steps:
             raise InvalidValueError(f"warmup_steps must be 0 with schedule='plateau', got {self.warmup_steps}")
         self.step_size = positive_int("step_size", self.step_size)
@@ -172,15 +176,25 @@ class TrainConfig:
         self.checkpoint_every = optional(positive_int, "checkpoint_every", self.checkpoint_every)
         self.checkpoint_every_epochs = optional(positive_int, "checkpoint_every_epochs", self.checkpoint_every_epochs)
         if self.resume and self.out_dir is None:
-            raise InvalidValueError("resume=True needs out_dir (where the checkpoint to resume from lives), got "
-                                    "out_dir=None")
+            raise InvalidValueError(
+                "resume=True needs out_dir (where the checkpoint to resume from lives), got out_dir=None"
+            )
         self.max_bad_steps = positive_int("max_bad_steps", self.max_bad_steps)
         self.seed = non_negative_int("seed", self.seed)
         self.devices = positive_int("devices", self.devices)
         self.log_every = positive_int("log_every", self.log_every)
         self.threads = optional(positive_int, "threads", self.threads)
-        for name in ("shuffle", "drop_last", "resume", "detect_anomaly", "tensorboard", "val_at_start", "restore_best",
-                     "trainable_only", "anneal_over_time"):
+        for name in (
+            "shuffle",
+            "drop_last",
+            "resume",
+            "detect_anomaly",
+            "tensorboard",
+            "val_at_start",
+            "restore_best",
+            "trainable_only",
+            "anneal_over_time",
+        ):
             boolean(name, getattr(self, name))
         optional(boolean, "progress", self.progress)
 
@@ -212,5 +226,7 @@ def resume_conflicts(saved: Dict[str, Any], current: "TrainConfig") -> List[Tupl
 
     Fields only one side knows (a checkpoint from another version) are not compared.
     """
-    return [(c.name, c.saved, c.given)
-            for c in _resume.resume_conflicts(saved, current.to_dict(), may_change=RESUME_MAY_CHANGE)]
+    return [
+        (c.name, c.saved, c.given)
+        for c in _resume.resume_conflicts(saved, current.to_dict(), may_change=RESUME_MAY_CHANGE)
+    ]

@@ -26,8 +26,7 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence
 
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
-from torch.utils.data import default_collate
+from torch.utils.data import Dataset, default_collate
 
 from .._checks import InvalidTypeError, InvalidValueError, describe
 
@@ -110,8 +109,8 @@ class ShuffledBatches(_Source):
             self.begin_epoch()
         per_step = self.batch_size * self.world_size
         for b in range(start, len(self)):
-            chunk = self._order[b * per_step:(b + 1) * per_step]
-            mine = chunk[self.rank * self.batch_size:(self.rank + 1) * self.batch_size]
+            chunk = self._order[b * per_step : (b + 1) * per_step]
+            mine = chunk[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
             yield self.collate_fn([self.dataset[int(i)] for i in mine])
 
 
@@ -145,7 +144,9 @@ class StreamDataset(_Source):
             raise InvalidValueError(f"inputs must be a tensor (B, T, ...), got {describe(inputs)}")
         if targets is None:
             if inputs.shape[1] < 2:
-                raise InvalidValueError(f"next-step targets need T >= 2 steps, got inputs of shape {tuple(inputs.shape)}")
+                raise InvalidValueError(
+                    f"next-step targets need T >= 2 steps, got inputs of shape {tuple(inputs.shape)}"
+                )
             x, y = inputs[:, :-1], inputs[:, 1:]
             reset = None if reset is None else reset[:, :-1]
         else:
@@ -155,8 +156,9 @@ class StreamDataset(_Source):
                     f"got {describe(targets)}"
                 )
             x, y = inputs, targets
-        if reset is not None and (not isinstance(reset, Tensor) or reset.dtype != torch.bool
-                                  or tuple(reset.shape) != tuple(x.shape[:2])):
+        if reset is not None and (
+            not isinstance(reset, Tensor) or reset.dtype != torch.bool or tuple(reset.shape) != tuple(x.shape[:2])
+        ):
             raise InvalidValueError(f"reset must be a bool tensor of shape {tuple(x.shape[:2])}, got {describe(reset)}")
         self.x, self.y, self.reset = x, y, reset
         self._layout: Optional[Callable[[torch.Generator], tuple]] = None
@@ -201,8 +203,12 @@ class StreamDataset(_Source):
                 raise InvalidValueError("targets must be a list of tensors with the same lengths as sequences")
             pairs = list(zip(seqs, tgts))
         if len(pairs) < batch_size:
-            raise InvalidValueError(f"need at least batch_size={batch_size} sequences to fill the rows, got {len(pairs)}")
-        self = cls(pairs[0][0].new_zeros((1, 1) + pairs[0][0].shape[1:]), pairs[0][1].new_zeros((1, 1) + pairs[0][1].shape[1:]))
+            raise InvalidValueError(
+                f"need at least batch_size={batch_size} sequences to fill the rows, got {len(pairs)}"
+            )
+        self = cls(
+            pairs[0][0].new_zeros((1, 1) + pairs[0][0].shape[1:]), pairs[0][1].new_zeros((1, 1) + pairs[0][1].shape[1:])
+        )
         self.generator.manual_seed(seed)
         self._epoch_start = self.generator.get_state()
         self.set_bptt(bptt)
@@ -224,8 +230,8 @@ class StreamDataset(_Source):
                 t = 0
                 for i in ids:
                     xi, yi = pairs[i]
-                    x[r, t:t + xi.shape[0]] = xi
-                    y[r, t:t + yi.shape[0]] = yi
+                    x[r, t : t + xi.shape[0]] = xi
+                    y[r, t : t + yi.shape[0]] = yi
                     reset[r, t] = True
                     t += math.ceil(xi.shape[0] / bptt) * bptt
                 if t < total:
@@ -248,7 +254,7 @@ class StreamDataset(_Source):
             self.x, self.y, self.reset = self._layout(self.generator)
         if self.reset is not None and self.bptt is not None:
             off_boundary = self.reset.clone()
-            off_boundary[:, ::self.bptt] = False
+            off_boundary[:, :: self.bptt] = False
             if bool(off_boundary.any()):
                 raise InvalidValueError(
                     f"reset marks a sequence start inside a chunk (bptt={self.bptt}); the state can only be "
@@ -272,14 +278,16 @@ class StreamDataset(_Source):
 
     def iter_from(self, start: int = 0) -> Iterator[Any]:
         if self.bptt is None:
-            raise InvalidValueError("set bptt (TrainConfig.bptt or StreamDataset(bptt=...)) before iterating the stream")
+            raise InvalidValueError(
+                "set bptt (TrainConfig.bptt or StreamDataset(bptt=...)) before iterating the stream"
+            )
         k, B, W = self.bptt, self.batch_size, self.world_size
         if B % W:
             raise InvalidValueError(f"the stream's {B} rows cannot be split evenly over {W} processes")
         rows = slice(self.rank * (B // W), (self.rank + 1) * (B // W))
         for j in range(start, len(self)):
-            x = self.x[rows, j * k:(j + 1) * k]
-            y = self.y[rows, j * k:(j + 1) * k]
+            x = self.x[rows, j * k : (j + 1) * k]
+            y = self.y[rows, j * k : (j + 1) * k]
             if self.reset is None:
                 reset = torch.full((B // W,), j == 0, dtype=torch.bool)
             else:

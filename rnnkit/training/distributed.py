@@ -25,7 +25,10 @@ def fabric_available() -> bool:
     import importlib.util
 
     try:
-        return importlib.util.find_spec("lightning") is not None and importlib.util.find_spec("lightning.fabric") is not None
+        return (
+            importlib.util.find_spec("lightning") is not None
+            and importlib.util.find_spec("lightning.fabric") is not None
+        )
     except (ImportError, ValueError):
         return False
 

@@ -54,8 +54,14 @@ class LogWindow:
 
     def state_dict(self) -> Dict[str, Any]:
         """The accumulators (not the clock), so a resumed run's first row covers the same updates."""
-        return {"steps": self.steps, "units": self.units, "loss_sum": self.loss_sum, "loss_count": self.loss_count,
-                "norm_sum": self.norm_sum, "norm_max": self.norm_max}
+        return {
+            "steps": self.steps,
+            "units": self.units,
+            "loss_sum": self.loss_sum,
+            "loss_count": self.loss_count,
+            "norm_sum": self.norm_sum,
+            "norm_max": self.norm_max,
+        }
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.reset()
@@ -125,8 +131,7 @@ class TensorBoardLogger:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as err:  # the tensorboard package is optional
             raise ImportError(
-                "tensorboard=True needs the tensorboard package (pip install tensorboard); "
-                f"importing it failed: {err}"
+                f"tensorboard=True needs the tensorboard package (pip install tensorboard); importing it failed: {err}"
             ) from None
         self.writer = SummaryWriter(str(log_dir))
 
@@ -156,8 +161,9 @@ class ProgressBar:
     def update(self, n: int, loss: float, lr: float, throughput: float, seconds_left: Optional[float] = None) -> None:
         if self.bar is not None:
             extra = {} if seconds_left is None else {"left": f"{max(0.0, seconds_left):.0f}s"}
-            self.bar.set_postfix(loss=f"{loss:.4g}", lr=f"{lr:.3g}", **{f"{self.unit}/s": f"{throughput:.4g}"},
-                                 **extra, refresh=False)
+            self.bar.set_postfix(
+                loss=f"{loss:.4g}", lr=f"{lr:.3g}", **{f"{self.unit}/s": f"{throughput:.4g}"}, **extra, refresh=False
+            )
             self.bar.update(n)
 
     def close(self) -> None:

@@ -68,8 +68,11 @@ def build_optimizer(params: Iterable[nn.Parameter], config: TrainConfig) -> torc
 def _fusable(params) -> bool:
     """Whether torch's fused Adam/AdamW can take ``params``: floating point, all on one CPU or CUDA device."""
     devices = {p.device for p in params}
-    return (len(devices) == 1 and next(iter(devices)).type in ("cpu", "cuda")
-            and all(p.dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64) for p in params))
+    return (
+        len(devices) == 1
+        and next(iter(devices)).type in ("cpu", "cuda")
+        and all(p.dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64) for p in params)
+    )
 
 
 def lr_factor(config: TrainConfig, clock: Optional[Callable[[], float]] = None) -> Callable[[int], float]:
@@ -97,8 +100,7 @@ def lr_factor(config: TrainConfig, clock: Optional[Callable[[], float]] = None) 
     return f
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig,
-                    clock: Optional[Callable[[], float]] = None):
+def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, clock: Optional[Callable[[], float]] = None):
     """The schedule named by ``config.schedule``; step it once per update (plateau: per validation)."""
     if config.schedule == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(

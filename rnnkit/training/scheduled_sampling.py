@@ -5,8 +5,22 @@ it without importing ``training`` (a lower folder never imports a higher one). T
 ``from rnnkit.training.scheduled_sampling import ...`` working.
 """
 
-from ..models.scheduled_sampling import (SamplingSchedule, TeacherForcing, exponential_decay,
-                                         inverse_sigmoid_decay, linear_decay, mix_inputs, teacher_mask)
+from ..models.scheduled_sampling import (
+    SamplingSchedule,
+    TeacherForcing,
+    exponential_decay,
+    inverse_sigmoid_decay,
+    linear_decay,
+    mix_inputs,
+    teacher_mask,
+)
 
-__all__ = ["linear_decay", "exponential_decay", "inverse_sigmoid_decay", "SamplingSchedule", "TeacherForcing",
-           "teacher_mask", "mix_inputs"]
+__all__ = [
+    "linear_decay",
+    "exponential_decay",
+    "inverse_sigmoid_decay",
+    "SamplingSchedule",
+    "TeacherForcing",
+    "teacher_mask",
+    "mix_inputs",
+]

@@ -136,9 +136,14 @@ class ThreadGovernor:
     ``note(message)`` receives one line the first time other programs take cores.
     """
 
-    def __init__(self, requested: Optional[int] = None, *, check_every: float = CHECK_EVERY_S,
-                 reader: Optional[Callable[[], Optional[CpuTimes]]] = None,
-                 note: Optional[Callable[[str], None]] = None) -> None:
+    def __init__(
+        self,
+        requested: Optional[int] = None,
+        *,
+        check_every: float = CHECK_EVERY_S,
+        reader: Optional[Callable[[], Optional[CpuTimes]]] = None,
+        note: Optional[Callable[[str], None]] = None,
+    ) -> None:
         self.requested = optional(positive_int, "threads", requested)
         self.fixed = self.requested if self.requested is not None else env_threads()
         self.check_every = check_every
@@ -237,9 +242,11 @@ def _busy_message(busy: float, cores: int, threads: int) -> str:
     load = ""
     if hasattr(os, "getloadavg"):
         load = f", load average {os.getloadavg()[0]:.1f}"
-    return (f"other programs are using about {busy:.1f} of the {cores} CPU cores{load}: computing on "
-            f"{threads} thread{'s' if threads != 1 else ''} so that they do not stall each other (the "
-            f"results are the same, only slower)")
+    return (
+        f"other programs are using about {busy:.1f} of the {cores} CPU cores{load}: computing on "
+        f"{threads} thread{'s' if threads != 1 else ''} so that they do not stall each other (the "
+        f"results are the same, only slower)"
+    )
 
 
 def _warn(message: str) -> None:

@@ -57,8 +57,8 @@ from .nan_guard import NonFiniteGuard
 from .optim import build_optimizer, build_scheduler
 from .resume import check_resume
 from .scheduled_sampling import TeacherForcing
-from .threads import ThreadGovernor
 from .tbptt import WindowedTBPTT, reset_state, state_is_finite
+from .threads import ThreadGovernor
 
 __all__ = ["Trainer", "seed_everything"]
 
@@ -161,7 +161,9 @@ class Trainer:
                 raise InvalidValueError("accelerator='cuda' but CUDA is not available")
             self.device = torch.device("cuda" if use_cuda else "cpu")
         if cfg.precision == "fp16" and self.device.type != "cuda":
-            raise InvalidValueError(f"precision='fp16' needs a CUDA device, got device {self.device}; use 'bf16' on CPU")
+            raise InvalidValueError(
+                f"precision='fp16' needs a CUDA device, got device {self.device}; use 'bf16' on CPU"
+            )
         self.model.to(self.device)
         self.source = self._as_source(train_data, train=True)
         self.source.shard(self.rank, self.world_size)
@@ -172,8 +174,9 @@ class Trainer:
         if cfg.trainable_only:
             params = [p for p in params if p.requires_grad]
             if not params:
-                raise InvalidValueError("trainable_only=True but every parameter of the model has requires_grad=False: "
-                                        "nothing to train")
+                raise InvalidValueError(
+                    "trainable_only=True but every parameter of the model has requires_grad=False: nothing to train"
+                )
         self.optimizer = build_optimizer(params, cfg)
         self.scheduler = build_scheduler(self.optimizer, cfg, clock=self.elapsed)
         self.scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
@@ -192,13 +195,20 @@ class Trainer:
             return data
         if cfg.bptt is not None and train:
             raise InvalidValueError(
-                f"bptt={cfg.bptt} (truncated BPTT) needs the training data as a StreamDataset, got {type(data).__name__}"
+                f"bptt={cfg.bptt} (truncated BPTT) needs the training data as a StreamDataset, "
+                f"got {type(data).__name__}"
             )
         if isinstance(data, ShuffledBatches):
             return data
         if hasattr(data, "__len__") and hasattr(data, "__getitem__"):
-            return ShuffledBatches(data, cfg.batch_size, shuffle=cfg.shuffle and train, collate_fn=self.collate_fn,
-                                   drop_last=cfg.drop_last and train, seed=cfg.seed)
+            return ShuffledBatches(
+                data,
+                cfg.batch_size,
+                shuffle=cfg.shuffle and train,
+                collate_fn=self.collate_fn,
+                drop_last=cfg.drop_last and train,
+                seed=cfg.seed,
+            )
         raise InvalidTypeError(
             f"data must be a map-style Dataset, a ShuffledBatches or a StreamDataset, got {type(data).__name__}"
         )
@@ -210,13 +220,20 @@ class Trainer:
         self._setup(train_data)
         self.val_source = None if val_data is None else self._as_source(val_data, train=False)
         if self.val_source is None:
-            for name, value in (("val_every", cfg.val_every), ("val_every_epochs", cfg.val_every_epochs),
-                                ("val_at_start", cfg.val_at_start or None), ("restore_best", cfg.restore_best or None),
-                                ("early_stopping_patience", cfg.early_stopping_patience),
-                                ("schedule", "plateau" if cfg.schedule == "plateau" else None)):
+            for name, value in (
+                ("val_every", cfg.val_every),
+                ("val_every_epochs", cfg.val_every_epochs),
+                ("val_at_start", cfg.val_at_start or None),
+                ("restore_best", cfg.restore_best or None),
+                ("early_stopping_patience", cfg.early_stopping_patience),
+                ("schedule", "plateau" if cfg.schedule == "plateau" else None),
+            ):
                 if value is not None:
-                    warnings.warn(f"{name}={value!r} is set but no validation data was given to fit(): it has no "
-                                  "effect", UserWarning, stacklevel=2)
+                    warnings.warn(
+                        f"{name}={value!r} is set but no validation data was given to fit(): it has no effect",
+                        UserWarning,
+                        stacklevel=2,
+                    )
         out = Path(cfg.out_dir) if cfg.out_dir is not None else None
         resumed_at = self._maybe_resume(out) if cfg.resume else None
         self._open_logs(out, resumed_at)
@@ -225,8 +242,12 @@ class Trainer:
         total = cfg.max_steps
         if cfg.max_epochs is not None and hasattr(self.source, "__len__"):
             total = min(total, cfg.max_epochs * len(self.source))
-        bar = ProgressBar(total if total < _NO_STEP_LIMIT else None, self.step,
-                          cfg.progress if self.rank == 0 else False, cfg.throughput_unit)
+        bar = ProgressBar(
+            total if total < _NO_STEP_LIMIT else None,
+            self.step,
+            cfg.progress if self.rank == 0 else False,
+            cfg.throughput_unit,
+        )
         if self.device.type == "cpu":
             self.governor = ThreadGovernor(cfg.threads, note=_warn_once)
             self.governor.start()
@@ -282,8 +303,12 @@ class Trainer:
     def _end_epoch(self, out: Optional[Path]) -> None:
         """After the epoch's last update: validate and save, if asked for every N epochs."""
         cfg = self.config
-        if (cfg.val_every_epochs and self.epoch % cfg.val_every_epochs == 0 and self.val_source is not None
-                and not (self.history and self.history[-1]["step"] == self.step)):
+        if (
+            cfg.val_every_epochs
+            and self.epoch % cfg.val_every_epochs == 0
+            and self.val_source is not None
+            and not (self.history and self.history[-1]["step"] == self.step)
+        ):
             self._validate_and_track(out)
         if cfg.checkpoint_every_epochs and self.epoch % cfg.checkpoint_every_epochs == 0:
             self.save_last()
@@ -295,9 +320,12 @@ class Trainer:
 
     def _done(self) -> bool:
         cfg = self.config
-        return (self.should_stop or self.step >= cfg.max_steps
-                or (cfg.max_epochs is not None and self.epoch >= cfg.max_epochs)
-                or (cfg.time_budget is not None and self.elapsed() >= cfg.time_budget))
+        return (
+            self.should_stop
+            or self.step >= cfg.max_steps
+            or (cfg.max_epochs is not None and self.epoch >= cfg.max_epochs)
+            or (cfg.time_budget is not None and self.elapsed() >= cfg.time_budget)
+        )
 
     def _epoch_items(self):
         """This epoch's items from the cursor on; under TBPTT(k1, k2) first re-fill the window."""
@@ -429,16 +457,24 @@ class Trainer:
         if cfg.monitor not in metrics:
             self.save_last()  # keep the updates done so far: fix the name and resume
             saved = "" if out is None else f"; the run so far is saved in {out / 'last'}: fix the name and resume"
-            raise InvalidValueError(f"monitor={cfg.monitor!r} is not among the validation metrics {sorted(metrics)}{saved}")
+            raise InvalidValueError(
+                f"monitor={cfg.monitor!r} is not among the validation metrics {sorted(metrics)}{saved}"
+            )
         value = metrics[cfg.monitor]
         finite = math.isfinite(value)
         if not finite:
-            warnings.warn(f"step {self.step}: validation {cfg.monitor} = {value} is not finite; it is logged but "
-                          "never counts as an improvement (best/ is kept)", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"step {self.step}: validation {cfg.monitor} = {value} is not finite; it is logged but "
+                "never counts as an improvement (best/ is kept)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         if cfg.schedule == "plateau":
             self.scheduler.step(value)  # NaN compares as no improvement there too
-        better = finite and (self.best is None or (value < self.best - cfg.min_delta if cfg.monitor_mode == "min"
-                                                   else value > self.best + cfg.min_delta))
+        better = finite and (
+            self.best is None
+            or (value < self.best - cfg.min_delta if cfg.monitor_mode == "min" else value > self.best + cfg.min_delta)
+        )
         if better:
             self.best, self.bad_validations = value, 0
             if cfg.restore_best:
@@ -454,7 +490,10 @@ class Trainer:
     def training_state(self) -> Dict[str, Any]:
         """Everything needed to continue exactly: see :mod:`rnnkit.training.checkpoint`."""
         return {
-            "step": self.step, "epoch": self.epoch, "cursor": self.cursor, "train_seconds": self.elapsed(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "cursor": self.cursor,
+            "train_seconds": self.elapsed(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": None if self.scaler is None else self.scaler.state_dict(),
@@ -464,7 +503,9 @@ class Trainer:
             "teacher_forcing": None if self.teacher_forcing is None else self.teacher_forcing.state_dict(),
             "guard": self.guard.state_dict(),
             "log_window": self._window.state_dict(),
-            "best": self.best, "bad_validations": self.bad_validations, "history": self.history,
+            "best": self.best,
+            "bad_validations": self.bad_validations,
+            "history": self.history,
             "best_weights": self.best_weights,
             "config": self.config.to_dict(),
             "settings": self.settings,
@@ -494,8 +535,9 @@ class Trainer:
     def _maybe_resume(self, out: Path) -> Optional[int]:
         folder = find_checkpoint(out / "last")
         if folder is None:
-            warnings.warn(f"resume=True but {out / 'last'} holds no checkpoint: starting a fresh run", UserWarning,
-                          stacklevel=3)
+            warnings.warn(
+                f"resume=True but {out / 'last'} holds no checkpoint: starting a fresh run", UserWarning, stacklevel=3
+            )
             return None
         state = load_training_state(folder)
         saved_cfg = state.get("config") or {}
@@ -538,7 +580,10 @@ class Trainer:
             warnings.warn(
                 f"monitor changed from {saved_cfg.get('monitor')!r} ({saved_cfg.get('monitor_mode')}) to "
                 f"{self.config.monitor!r} ({self.config.monitor_mode}) on resume: the best value so far is "
-                "forgotten; the next validation becomes the best and replaces best/", UserWarning, stacklevel=3)
+                "forgotten; the next validation becomes the best and replaces best/",
+                UserWarning,
+                stacklevel=3,
+            )
             self.best, self.bad_validations, self.best_weights, self.should_stop = None, 0, None, False
         restore_rng(state["rng"])  # last: nothing may draw random numbers between here and the next update
         return self.step
@@ -557,9 +602,17 @@ class Trainer:
     def _log_train(self, window: LogWindow, bar: ProgressBar) -> None:
         """One train-log row for the updates in ``window`` (then emptied); also moves the progress bar."""
         w = window.summary()
-        row = {"step": self.step, "epoch": self.epoch, "loss": w["loss"], "lr": self._lr(),
-               "grad_norm": self.last_grad_norm, "grad_norm_max": w["grad_norm_max"],
-               "grad_norm_mean": w["grad_norm_mean"], "throughput": w["throughput"], "skipped": self.guard.total}
+        row = {
+            "step": self.step,
+            "epoch": self.epoch,
+            "loss": w["loss"],
+            "lr": self._lr(),
+            "grad_norm": self.last_grad_norm,
+            "grad_norm_max": w["grad_norm_max"],
+            "grad_norm_mean": w["grad_norm_mean"],
+            "throughput": w["throughput"],
+            "skipped": self.guard.total,
+        }
         if self._train_log is not None:
             self._train_log.log(row)
         if self._tb is not None:
@@ -581,10 +634,17 @@ class Trainer:
             self._slow_warned = True
             unit = self.config.throughput_unit
             busy = 0.0 if self.governor is None else self.governor.last_busy
-            cause = (f"other programs are using about {busy:.1f} of the {self.governor.cores} CPU cores"
-                     if busy >= 0.5 else "the machine is slower now (another program, power saving or a busy host)")
-            warnings.warn(f"step {self.step}: training runs at {throughput:,.0f} {unit}/s, under half of the "
-                          f"{self._best_throughput:,.0f} it reached earlier: {cause}", RuntimeWarning, stacklevel=3)
+            cause = (
+                f"other programs are using about {busy:.1f} of the {self.governor.cores} CPU cores"
+                if busy >= 0.5
+                else "the machine is slower now (another program, power saving or a busy host)"
+            )
+            warnings.warn(
+                f"step {self.step}: training runs at {throughput:,.0f} {unit}/s, under half of the "
+                f"{self._best_throughput:,.0f} it reached earlier: {cause}",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         self._best_throughput = max(self._best_throughput, throughput)
 
 
@@ -600,8 +660,11 @@ def _warn_once(message: str) -> None:
 
 def _unwrap(model: nn.Module) -> nn.Module:
     inner = getattr(model, "module", None)
-    return _unwrap(inner) if isinstance(inner, nn.Module) and type(model).__name__ in (
-        "_FabricModule", "DistributedDataParallel") else model
+    return (
+        _unwrap(inner)
+        if isinstance(inner, nn.Module) and type(model).__name__ in ("_FabricModule", "DistributedDataParallel")
+        else model
+    )
 
 
 def _to_device(item, device):

@@ -50,7 +50,7 @@ def test_lstm_equations_by_hand():
     x, h0, c0 = torch.randn(2, I).double(), torch.randn(2, H).double(), torch.randn(2, H).double()
     W, U, b = cell.weight_ih, cell.weight_hh, cell.bias_ih + cell.bias_hh
     z = x @ W.T + h0 @ U.T + b
-    i, f, g, o = z[:, :H].sigmoid(), z[:, H:2*H].sigmoid(), z[:, 2*H:3*H].tanh(), z[:, 3*H:].sigmoid()
+    i, f, g, o = z[:, :H].sigmoid(), z[:, H : 2 * H].sigmoid(), z[:, 2 * H : 3 * H].tanh(), z[:, 3 * H :].sigmoid()
     c = f * c0 + i * g
     h = o * c.tanh()
     h_ours, (_, c_ours) = cell(x, (h0, c0))
@@ -64,8 +64,8 @@ def test_gru_equations_by_hand():
     xi = x @ cell.weight_ih.T + cell.bias_ih
     hh = h0 @ cell.weight_hh.T + cell.bias_hh
     r = (xi[:, :H] + hh[:, :H]).sigmoid()
-    z = (xi[:, H:2*H] + hh[:, H:2*H]).sigmoid()
-    n = (xi[:, 2*H:] + r * hh[:, 2*H:]).tanh()  # reset after the hidden matmul, as torch.nn
+    z = (xi[:, H : 2 * H] + hh[:, H : 2 * H]).sigmoid()
+    n = (xi[:, 2 * H :] + r * hh[:, 2 * H :]).tanh()  # reset after the hidden matmul, as torch.nn
     torch.testing.assert_close(cell(x, h0)[0], (1 - z) * n + z * h0)
 
 
@@ -101,17 +101,27 @@ def test_cell_stepped_by_hand_equals_layer(kind, engine):
             for t in steps:
                 h, state = cell(x[b, t], state)  # unbatched step
                 torch.testing.assert_close(out[b, t, d * P : (d + 1) * P], h, atol=1e-6, rtol=1e-6)
-            for s_layer, s_cell in zip(hn if isinstance(hn, tuple) else (hn,), state if isinstance(state, tuple) else (state,)):
+            for s_layer, s_cell in zip(
+                hn if isinstance(hn, tuple) else (hn,), state if isinstance(state, tuple) else (state,)
+            ):
                 torch.testing.assert_close(s_layer[d, b], s_cell, atol=1e-6, rtol=1e-6)
         assert torch.count_nonzero(out[b, n:]) == 0
 
 
 def test_elman_docstring_maps_seed_names():
     doc = rnnkit.cells.elman.__doc__
-    rows = {line.split()[0]: line for line in doc.splitlines() if line.strip() and line.split()[0] in
-            {"W_xh", "W_hh", "b_h", "W_hy", "b_y"}}
-    for seed_name, param in [("W_xh", "weight_ih"), ("W_hh", "weight_hh"), ("b_h", "bias_ih + bias_hh"),
-                             ("W_hy", "ElmanRNN.out.weight"), ("b_y", "ElmanRNN.out.bias")]:
+    rows = {
+        line.split()[0]: line
+        for line in doc.splitlines()
+        if line.strip() and line.split()[0] in {"W_xh", "W_hh", "b_h", "W_hy", "b_y"}
+    }
+    for seed_name, param in [
+        ("W_xh", "weight_ih"),
+        ("W_hh", "weight_hh"),
+        ("b_h", "bias_ih + bias_hh"),
+        ("W_hy", "ElmanRNN.out.weight"),
+        ("b_y", "ElmanRNN.out.bias"),
+    ]:
         assert seed_name in rows, f"{seed_name} has no row in the Elman docstring's table"
         assert param in rows[seed_name], f"{seed_name} is not mapped to {param}: {rows[seed_name]!r}"
     # and the names resolve to those parameters on the model

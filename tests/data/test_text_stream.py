@@ -53,8 +53,11 @@ def test_exactly_one_window_is_enough():
 
 
 def test_too_short_corpus_names_the_lengths():
-    with pytest.raises(ValueError, match=r"too short for one training window: 9 tokens.*batch_size=2.*seq_len=4"
-                                         r".*at least 10 tokens"):
+    with pytest.raises(
+        ValueError,
+        match=r"too short for one training window: 9 tokens.*batch_size=2.*seq_len=4"
+        r".*at least 10 tokens",
+    ):
         TextStream(list(range(9)), batch_size=2, seq_len=4)
 
 

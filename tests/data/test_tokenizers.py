@@ -20,7 +20,10 @@ def bpe(text=TEXT, size=290, **kw):
 def test_the_three_levels_and_what_they_say_about_themselves():
     assert list(TOKENIZERS) == ["char", "word", "bpe"]
     assert [(t.name, t.unit, t.tokens_are_characters, t.covers_all_text) for t in TOKENIZERS.values()] == [
-        ("char", "character", True, False), ("word", "word", False, False), ("bpe", "token", False, True)]
+        ("char", "character", True, False),
+        ("word", "word", False, False),
+        ("bpe", "token", False, True),
+    ]
     assert all(issubclass(t, Tokenizer) for t in TOKENIZERS.values())
 
 
@@ -94,8 +97,9 @@ def test_serialisation_round_trip(level):
 
 
 def test_bad_levels_and_documents():
-    with pytest.raises(InvalidValueError,
-                       match=r"level must be one of \['char', 'word', 'bpe'\] or a Tokenizer, got 'byte'"):
+    with pytest.raises(
+        InvalidValueError, match=r"level must be one of \['char', 'word', 'bpe'\] or a Tokenizer, got 'byte'"
+    ):
         tokenizer_type("byte")
     with pytest.raises(FileFormatError, match="unknown tokenizer level 'morse'"):
         tokenizer_from_dict({"level": "morse"})
@@ -124,8 +128,14 @@ def test_a_bpe_vocabulary_must_use_the_tokenizers_own_ids():
 def test_the_vocab_json_format_is_unchanged():
     """Files written before tokenizers were classes hold exactly these fields; they must keep loading."""
     vocab = Vocabulary.from_text("banana", level="char")
-    assert vocab.to_dict() == {"format": "rnnkit.vocabulary", "version": 1, "level": "char", "unknown": "replace",
-                               "specials": ["<unk>"], "symbols": ["a", "b", "n"]}
+    assert vocab.to_dict() == {
+        "format": "rnnkit.vocabulary",
+        "version": 1,
+        "level": "char",
+        "unknown": "replace",
+        "specials": ["<unk>"],
+        "symbols": ["a", "b", "n"],
+    }
     tok = bpe(specials=("<unk>",))
     d = Vocabulary(tok.vocabulary[1:], level=tok).to_dict()
     assert list(d) == ["format", "version", "level", "unknown", "specials", "symbols", "tokenizer"]

@@ -155,12 +155,16 @@ def test_from_json_errors(tmp_path):
     with pytest.raises(ValueError, match="unsupported vocabulary version 9"):
         Vocabulary.from_json(json.dumps({"format": "rnnkit.vocabulary", "version": 9}))
     with pytest.raises(ValueError, match=r"lacks the fields \['symbols'\]"):
-        Vocabulary.from_json(json.dumps({"format": "rnnkit.vocabulary", "version": 1, "level": "char",
-                                         "unknown": "replace", "specials": []}))
+        Vocabulary.from_json(
+            json.dumps(
+                {"format": "rnnkit.vocabulary", "version": 1, "level": "char", "unknown": "replace", "specials": []}
+            )
+        )
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]", encoding="utf-8")
-    with pytest.raises(ValueError,
-                       match="bad.json' is not a readable vocabulary: a vocabulary is a JSON object, got list"):
+    with pytest.raises(
+        ValueError, match="bad.json' is not a readable vocabulary: a vocabulary is a JSON object, got list"
+    ):
         Vocabulary.load(bad)
     bad.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ValueError, match="bad.json' is not a readable vocabulary"):  # not UTF-8

@@ -125,8 +125,10 @@ def test_gradient_flow_bidirectional_matches_by_hand(engine, lengths):
     torch.testing.assert_close(got, _hand_flow_bidirectional(model.rnn, x, lengths, weight), rtol=1e-9, atol=1e-12)
     if lengths == [5, 5, 5]:
         packed = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor(lengths), batch_first=True)
-        again = record_gradient_flow(model, lambda m: (weight * torch.nn.utils.rnn.pad_packed_sequence(
-            m.rnn(packed)[0], batch_first=True)[0]).sum())
+        again = record_gradient_flow(
+            model,
+            lambda m: (weight * torch.nn.utils.rnn.pad_packed_sequence(m.rnn(packed)[0], batch_first=True)[0]).sum(),
+        )
         torch.testing.assert_close(again["rnn"], got, rtol=1e-9, atol=1e-12)
     assert model.rnn.step_hooks() == ()
 
@@ -145,8 +147,9 @@ def test_gradient_flow_with_packed_ragged_input_and_several_calls():
 
     torch.testing.assert_close(record_gradient_flow(model, loss)["rnn"], want, rtol=1e-9, atol=1e-12)
     # two calls in one forward are concatenated along time (each with its own lengths)
-    both = record_gradient_flow(model, lambda m: (weight * m(x, lengths=lengths)).sum()
-                                + (weight[:2] * m(x[:2], lengths=[3, 5])).sum())["rnn"]
+    both = record_gradient_flow(
+        model, lambda m: (weight * m(x, lengths=lengths)).sum() + (weight[:2] * m(x[:2], lengths=[3, 5])).sum()
+    )["rnn"]
     assert both.shape == (4, 10)
     torch.testing.assert_close(both[:, :5], want, rtol=1e-9, atol=1e-12)
     assert both[:, 8:][[0, 1]].ne(0).all()  # the second call's second sequence runs to t = 5

@@ -23,12 +23,23 @@ def make_pair(kind, num_layers=1, bidirectional=False, batch_first=False, engine
     ours_cls, torch_cls, kw = KINDS[kind]
     kw = {**kw, **extra}
     reference = torch_cls(
-        INPUT_SIZE, HIDDEN_SIZE, num_layers=num_layers, bidirectional=bidirectional,
-        batch_first=batch_first, dtype=dtype, **kw,
+        INPUT_SIZE,
+        HIDDEN_SIZE,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        batch_first=batch_first,
+        dtype=dtype,
+        **kw,
     )
     ours = ours_cls(
-        INPUT_SIZE, HIDDEN_SIZE, num_layers=num_layers, bidirectional=bidirectional,
-        batch_first=batch_first, engine=engine, dtype=dtype, **kw,
+        INPUT_SIZE,
+        HIDDEN_SIZE,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        batch_first=batch_first,
+        engine=engine,
+        dtype=dtype,
+        **kw,
     )
     ours.load_state_dict(reference.state_dict(), strict=True)
     return ours, reference
@@ -40,8 +51,10 @@ def initial_state(kind, layer, batch, dtype=torch.float32):
     n = layer.num_layers * d
     out = layer.proj_size or layer.hidden_size
     if kind.startswith("lstm"):
-        return (torch.randn(n, batch, out, dtype=dtype, requires_grad=True),
-                torch.randn(n, batch, layer.hidden_size, dtype=dtype, requires_grad=True))
+        return (
+            torch.randn(n, batch, out, dtype=dtype, requires_grad=True),
+            torch.randn(n, batch, layer.hidden_size, dtype=dtype, requires_grad=True),
+        )
     return torch.randn(n, batch, out, dtype=dtype, requires_grad=True)
 
 

@@ -15,7 +15,7 @@ from .reference import INPUT_SIZE, make_pair
 class ReservoirCell(RecurrentCell):
     """An echo-state cell: a learned input map, a fixed random recurrent matrix held as a buffer.
 
-        h_t = tanh(W_ih x_t + b + R h_{t-1})      R fixed (a buffer, not trained)
+    h_t = tanh(W_ih x_t + b + R h_{t-1})      R fixed (a buffer, not trained)
     """
 
     def __init__(self, input_size, hidden_size):
@@ -50,7 +50,11 @@ def test_custom_cell_buffer_is_in_state_dict_and_follows_double():
         assert f"weight_ih{suffix}" in keys and f"bias{suffix}" in keys
         assert f"cell{suffix}.reservoir" in keys
     assert {n for n, _ in layer.named_buffers()} == {
-        "cell_l0.reservoir", "cell_l0_reverse.reservoir", "cell_l1.reservoir", "cell_l1_reverse.reservoir"}
+        "cell_l0.reservoir",
+        "cell_l0_reverse.reservoir",
+        "cell_l1.reservoir",
+        "cell_l1_reverse.reservoir",
+    }
     # parameters are named once, on the layer: no duplicates under the cells
     assert [n for n, _ in layer.named_parameters()] == [n for n in keys if "reservoir" not in n]
 
@@ -101,7 +105,7 @@ def test_cell_reset_parameters_reaches_the_layer_parameters():
         for p in layer.parameters():
             p.fill_(7.0)
     layer.cell_l0.reset_parameters()
-    assert all(bool((p.abs() <= 5 ** -0.5).all()) for p in layer.parameters())
+    assert all(bool((p.abs() <= 5**-0.5).all()) for p in layer.parameters())
 
 
 class RunningSumCell(RecurrentCell):

@@ -40,7 +40,7 @@ def _assert_same_values_and_grads(ours, reference, kind, lengths=None):
     g = torch.autograd.grad(loss, inputs + list(ours.parameters()))
     g_ref = torch.autograd.grad(loss_ref, inputs + list(reference.parameters()))
     for name, a, b in zip(["x"] * len(inputs) + names, g, g_ref):
-        torch.testing.assert_close(a, b, **TOL, msg=lambda m: f"gradient of {name}: {m}")
+        torch.testing.assert_close(a, b, **TOL, msg=lambda m, name=name: f"gradient of {name}: {m}")
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

@@ -8,7 +8,6 @@ import itertools
 
 import pytest
 import torch
-from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .reference import INPUT_SIZE, KINDS, as_tuple, initial_state, make_pair
@@ -17,7 +16,9 @@ T, B = 6, 3
 RAGGED = [6, 2, 4]  # unsorted on purpose
 TOL = dict(atol=1e-5, rtol=1e-5)
 
-GRID = list(itertools.product(KINDS, [1, 2], [False, True], [False, True], ["equal", "lengths", "packed"], ["fused", "loop"]))
+GRID = list(
+    itertools.product(KINDS, [1, 2], [False, True], [False, True], ["equal", "lengths", "packed"], ["fused", "loop"])
+)
 
 
 def _ids(p):
@@ -44,7 +45,9 @@ def _run_ours(ours, x, h0, lengths, batch_first, mode):
     out, hn = ours(packed, h0)
     assert isinstance(out, torch.nn.utils.rnn.PackedSequence)
     # same packing as torch's output, element for element
-    ref_like = pack_padded_sequence(torch.zeros_like(x), torch.tensor(lengths), batch_first=batch_first, enforce_sorted=False)
+    ref_like = pack_padded_sequence(
+        torch.zeros_like(x), torch.tensor(lengths), batch_first=batch_first, enforce_sorted=False
+    )
     assert torch.equal(out.batch_sizes, ref_like.batch_sizes)
     assert torch.equal(out.sorted_indices, ref_like.sorted_indices)
     out, _ = pad_packed_sequence(out, batch_first=batch_first, total_length=T)
@@ -78,7 +81,7 @@ def test_parity_with_torch_nn(case):
     g_ours = torch.autograd.grad(loss_of(out, hn), inputs + list(ours.parameters()))
     names = ["input"] + [f"state[{i}]" for i in range(len(as_tuple(h0)))] + [n for n, _ in ours.named_parameters()]
     for name, a, b in zip(names, g_ours, g_ref):
-        torch.testing.assert_close(a, b, **TOL, msg=lambda m: f"gradient of {name}: {m}")
+        torch.testing.assert_close(a, b, **TOL, msg=lambda m, name=name: f"gradient of {name}: {m}")
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -184,8 +187,10 @@ def test_single_step_path_matches_torch(kind, num_layers, bidirectional, batch_f
     loss = out.square().sum() + sum(t.square().sum() for t in as_tuple(hn))
     loss_ref = out_ref.square().sum() + sum(t.square().sum() for t in as_tuple(hn_ref))
     inputs = [x, *as_tuple(h0)]
-    for a, b in zip(torch.autograd.grad(loss, inputs + list(ours.parameters())),
-                    torch.autograd.grad(loss_ref, inputs + list(reference.parameters()))):
+    for a, b in zip(
+        torch.autograd.grad(loss, inputs + list(ours.parameters())),
+        torch.autograd.grad(loss_ref, inputs + list(reference.parameters())),
+    ):
         torch.testing.assert_close(a, b, **TOL)
 
 

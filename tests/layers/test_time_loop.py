@@ -25,7 +25,7 @@ TOL = dict(atol=1e-10, rtol=1e-10)  # float64 throughout
 class LayerNormElmanCell(RecurrentCell):
     """A cell written the explicit-weights way, with a nested module's parameters:
 
-        h_t = tanh(LN(W_ih x_t + W_hh h_{t-1}; gamma, beta))       LN over the H features
+    h_t = tanh(LN(W_ih x_t + W_hh h_{t-1}; gamma, beta))       LN over the H features
     """
 
     def __init__(self, input_size, hidden_size, dtype=None):
@@ -51,16 +51,24 @@ def _layer(kind, num_layers=2, bidirectional=False, batch_first=False, engine="a
     if kind == "custom":
         torch.manual_seed(1)
         factory = functools.partial(LayerNormElmanCell, dtype=torch.float64)
-        return rnnkit.Recurrent(factory, INPUT_SIZE, 5, num_layers, batch_first, bidirectional=bidirectional,
-                                engine="loop" if engine == "fused" else engine)
+        return rnnkit.Recurrent(
+            factory,
+            INPUT_SIZE,
+            5,
+            num_layers,
+            batch_first,
+            bidirectional=bidirectional,
+            engine="loop" if engine == "fused" else engine,
+        )
     layer, _ = make_pair(kind, num_layers, bidirectional, batch_first, engine=engine, dtype=torch.float64)
     return layer
 
 
 def _random_state(kind, layer, batch):
     if kind == "custom":
-        return torch.randn(layer.num_layers * layer.num_directions, batch, layer.hidden_size,
-                           dtype=torch.float64, requires_grad=True)
+        return torch.randn(
+            layer.num_layers * layer.num_directions, batch, layer.hidden_size, dtype=torch.float64, requires_grad=True
+        )
     return initial_state(kind, layer, batch, dtype=torch.float64)
 
 
@@ -205,8 +213,10 @@ def test_step_hook_may_replace_the_state_and_hooks_run_in_order():
         if t == 2:
             return h, torch.zeros_like(state)  # the output stays, the carried state is zeroed
 
-    handles = [layer.register_step_hook(reset_at_2),
-               layer.register_step_hook(lambda t, k, d, h, state: order.append("after") or None)]
+    handles = [
+        layer.register_step_hook(reset_at_2),
+        layer.register_step_hook(lambda t, k, d, h, state: order.append("after") or None),
+    ]
     out, hn = layer(x)
     for handle in handles:
         handle.remove()
@@ -221,8 +231,14 @@ def test_step_hook_may_replace_the_state_and_hooks_run_in_order():
 
 def test_custom_cell_runs_on_the_loop_engine_and_matches_its_equation_by_hand():
     torch.manual_seed(0)
-    layer = rnnkit.Recurrent(functools.partial(LayerNormElmanCell, dtype=torch.float64), INPUT_SIZE, 5,
-                             num_layers=2, batch_first=True, bidirectional=True)
+    layer = rnnkit.Recurrent(
+        functools.partial(LayerNormElmanCell, dtype=torch.float64),
+        INPUT_SIZE,
+        5,
+        num_layers=2,
+        batch_first=True,
+        bidirectional=True,
+    )
     assert layer.cell_l0.weight_names == ("weight_ih", "weight_hh", "norm_weight", "norm_bias")
     names = [n for n, _ in layer.named_parameters()]
     assert names[:4] == ["weight_ih_l0", "weight_hh_l0", "norm_weight_l0", "norm_bias_l0"]
@@ -249,8 +265,9 @@ def test_custom_cell_runs_on_the_loop_engine_and_matches_its_equation_by_hand():
     # and a standalone cell with its own parameters
     cell = LayerNormElmanCell(INPUT_SIZE, 5, dtype=torch.float64)
     x_t, h_prev = torch.randn(2, INPUT_SIZE, dtype=torch.float64), torch.randn(2, 5, dtype=torch.float64)
-    want_h = torch.tanh(F.layer_norm(x_t @ cell.weight_ih.T + h_prev @ cell.weight_hh.T, (5,),
-                                     cell.norm.weight, cell.norm.bias))
+    want_h = torch.tanh(
+        F.layer_norm(x_t @ cell.weight_ih.T + h_prev @ cell.weight_hh.T, (5,), cell.norm.weight, cell.norm.bias)
+    )
     torch.testing.assert_close(cell(x_t, h_prev)[0], want_h, **TOL)
 
 

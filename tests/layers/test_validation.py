@@ -32,7 +32,9 @@ def test_non_floating_dtype(lstm):
 
 
 def test_dtype_mismatch_with_parameters(lstm):
-    with pytest.raises(TypeError, match=r"input dtype torch.float64 does not match the layer's parameters \(torch.float32\)"):
+    with pytest.raises(
+        TypeError, match=r"input dtype torch.float64 does not match the layer's parameters \(torch.float32\)"
+    ):
         lstm(torch.randn(2, 3, 4, dtype=torch.float64))
 
 
@@ -49,9 +51,13 @@ def test_empty_time(lstm):
 def test_state_of_wrong_shape(lstm):
     x = torch.randn(2, 3, 4)
     good = lstm.init_state(2)
-    with pytest.raises(ValueError, match=r"state\[0\] must have shape \(2, 2, 5\) .* got a tensor of shape \(1, 2, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"state\[0\] must have shape \(2, 2, 5\) .* got a tensor of shape \(1, 2, 5\)"
+    ):
         lstm(x, (torch.zeros(1, 2, 5), good[1]))
-    with pytest.raises(ValueError, match=r"state\[1\] must have shape \(2, 2, 5\) .* got a tensor of shape \(2, 3, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"state\[1\] must have shape \(2, 2, 5\) .* got a tensor of shape \(2, 3, 5\)"
+    ):
         lstm(x, (good[0], torch.zeros(2, 3, 5)))
     with pytest.raises(ValueError, match=r"state must be a tuple of 2 tensors for this layer, got a tensor"):
         lstm(x, good[0])
@@ -99,9 +105,22 @@ def test_lengths_on_another_device_or_dtype_are_accepted(lstm):
 
 @pytest.mark.parametrize(
     "lengths",
-    [np.array([3, 1]), np.array([3, 1], dtype=np.int32), np.array([3, 1], dtype=np.uint8),
-     [np.int64(3), np.int32(1)], (3, np.int16(1)), np.array([1, 3])[::-1]],
-    ids=["ndarray-int64", "ndarray-int32", "ndarray-uint8", "list-of-numpy-ints", "tuple-mixed", "negative-stride-view"],
+    [
+        np.array([3, 1]),
+        np.array([3, 1], dtype=np.int32),
+        np.array([3, 1], dtype=np.uint8),
+        [np.int64(3), np.int32(1)],
+        (3, np.int16(1)),
+        np.array([1, 3])[::-1],
+    ],
+    ids=[
+        "ndarray-int64",
+        "ndarray-int32",
+        "ndarray-uint8",
+        "list-of-numpy-ints",
+        "tuple-mixed",
+        "negative-stride-view",
+    ],
 )
 def test_numpy_lengths_are_accepted(lstm, lengths):
     x = torch.randn(2, 3, 4)

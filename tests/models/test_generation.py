@@ -139,8 +139,9 @@ def test_conditioned_generation_follows_the_condition():
     ids = torch.tensor([vocab.encode(t) for t in texts])  # (2, T)
     cond = torch.eye(2)
     model = LanguageModel(
-        LanguageModelConfig(vocab_size=len(vocab), cell="gru", embedding_size=8, hidden_size=24, num_layers=1,
-                            condition_size=2),
+        LanguageModelConfig(
+            vocab_size=len(vocab), cell="gru", embedding_size=8, hidden_size=24, num_layers=1, condition_size=2
+        ),
         vocab,
     )
     torch.manual_seed(0)

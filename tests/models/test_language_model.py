@@ -50,8 +50,9 @@ def test_one_token_at_a_time_with_carried_state_equals_the_full_sequence(cell):
         out, state = m(x[:, t : t + 1], state)
         steps.append(out)
     torch.testing.assert_close(torch.cat(steps, dim=1), full, rtol=1e-5, atol=1e-6)
-    for a, b in zip(state if cell == "lstm" else (state,), full_state if cell == "lstm" else (full_state,),
-                    strict=True):
+    for a, b in zip(
+        state if cell == "lstm" else (state,), full_state if cell == "lstm" else (full_state,), strict=True
+    ):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
@@ -155,6 +156,7 @@ def test_config_dict_round_trip_and_unknown_fields():
 
 # ---- conditioning ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("cell", CELLS)
 def test_condition_sets_the_initial_state(cell):
     m = tiny(cell, condition_size=4)
@@ -201,8 +203,10 @@ def test_condition_errors():
 
 # ---- save / load ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kw", [dict(cell="lstm"), dict(cell="gru", tie_weights=True),
-                                dict(cell="rnn", condition_size=2)])
+
+@pytest.mark.parametrize(
+    "kw", [dict(cell="lstm"), dict(cell="gru", tie_weights=True), dict(cell="rnn", condition_size=2)]
+)
 def test_save_load_gives_identical_logits(tmp_path, kw):
     m = tiny(**kw)
     with torch.no_grad():  # move off the init so a silently re-initialised load would differ
@@ -288,8 +292,9 @@ def test_corrupt_weights_raise_a_value_error_naming_the_file(tmp_path, damage):
     tiny().save_pretrained(tmp_path)
     weights = tmp_path / "model.safetensors"
     weights.write_bytes(damage(weights.read_bytes()))
-    with pytest.raises(ValueError,
-                       match=r"model.safetensors' is not a readable safetensors file \(truncated or corrupt"):
+    with pytest.raises(
+        ValueError, match=r"model.safetensors' is not a readable safetensors file \(truncated or corrupt"
+    ):
         LanguageModel.from_pretrained(tmp_path)
 
 

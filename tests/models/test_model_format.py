@@ -51,8 +51,10 @@ def test_the_legacy_vocabulary_encodes_as_it_did():
 def trained_like(tmp_path, cell="lstm", **kw):
     torch.manual_seed(3)
     vocab = Vocabulary.from_text("the cat sat on the mat.\n", level="word")
-    model = LanguageModel(LanguageModelConfig(vocab_size=len(vocab), cell=cell, embedding_size=6, hidden_size=6,
-                                              num_layers=2, **kw), vocab).eval()
+    model = LanguageModel(
+        LanguageModelConfig(vocab_size=len(vocab), cell=cell, embedding_size=6, hidden_size=6, num_layers=2, **kw),
+        vocab,
+    ).eval()
     with torch.no_grad():  # off the initialisation, so a silently re-initialised load would differ
         for p in model.parameters():
             p.add_(0.05 * torch.randn_like(p))
@@ -82,8 +84,11 @@ def test_load_passes_options_to_the_model_class(tmp_path):
 
 def test_a_forecaster_folder_is_refused_where_a_language_model_is_expected():
     folder = LEGACY / "forecaster_v2_direct"
-    with pytest.raises(FileFormatError, match=r"holds a forecaster \(written by `rnnkit train forecast`\), "
-                                              r"expected a language model \(written by `rnnkit train lm`\)"):
+    with pytest.raises(
+        FileFormatError,
+        match=r"holds a forecaster \(written by `rnnkit train forecast`\), "
+        r"expected a language model \(written by `rnnkit train lm`\)",
+    ):
         LanguageModel.from_pretrained(folder)
     with pytest.raises(FileFormatError, match="holds a forecaster"):
         LanguageModel.from_folder(read_model(folder))
@@ -93,8 +98,11 @@ def test_a_forecaster_folder_is_refused_where_a_language_model_is_expected():
 def test_config_json_that_is_a_json_list_is_refused_naming_the_file(tmp_path):
     _, folder = trained_like(tmp_path)
     (folder / "config.json").write_text("[1, 2, 3]")
-    with pytest.raises(FileFormatError, match=r"config.json' must hold a JSON object describing the model, "
-                                              r"got a JSON list"):
+    with pytest.raises(
+        FileFormatError,
+        match=r"config.json' must hold a JSON object describing the model, "
+        r"got a JSON list",
+    ):
         rnnkit.load(folder)
 
 
@@ -102,8 +110,11 @@ def test_a_newer_format_version_asks_for_a_newer_rnnkit(tmp_path):
     _, folder = trained_like(tmp_path)
     doc = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**doc, "format_version": FORMAT_VERSION + 1}))
-    with pytest.raises(FileFormatError, match=rf"config.json' has format_version {FORMAT_VERSION + 1}, newer than "
-                                              rf"this rnnkit reads \({FORMAT_VERSION}\): upgrade rnnkit"):
+    with pytest.raises(
+        FileFormatError,
+        match=rf"config.json' has format_version {FORMAT_VERSION + 1}, newer than "
+        rf"this rnnkit reads \({FORMAT_VERSION}\): upgrade rnnkit",
+    ):
         rnnkit.load(folder)
     (folder / "config.json").write_text(json.dumps({**doc, "format_version": "3"}))
     with pytest.raises(FileFormatError, match="format_version must be an int >= 3, got '3'"):
@@ -114,8 +125,11 @@ def test_an_unknown_model_type_is_refused_listing_the_known_ones(tmp_path):
     _, folder = trained_like(tmp_path)
     doc = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**doc, "model_type": "transformer"}))
-    with pytest.raises(FileFormatError, match=r"unknown model_type 'transformer'; this rnnkit loads \[.*'forecaster'"
-                                              r".*'language_model'.*\]"):
+    with pytest.raises(
+        FileFormatError,
+        match=r"unknown model_type 'transformer'; this rnnkit loads \[.*'forecaster'"
+        r".*'language_model'.*\]",
+    ):
         rnnkit.load(folder)
     assert "transformer" not in MODEL_TYPES
 
@@ -133,8 +147,11 @@ def test_a_truncated_weights_file_is_refused_naming_it(tmp_path, keep):
     weights = folder / "model.safetensors"
     data = weights.read_bytes()
     weights.write_bytes(data[: int(len(data) * keep)])
-    with pytest.raises(FileFormatError, match=r"model.safetensors' is not a readable safetensors file "
-                                              r"\(truncated or corrupt\?\)"):
+    with pytest.raises(
+        FileFormatError,
+        match=r"model.safetensors' is not a readable safetensors file "
+        r"\(truncated or corrupt\?\)",
+    ):
         rnnkit.load(folder)
 
 
@@ -156,7 +173,9 @@ def test_a_vocabulary_that_does_not_fit_the_weights_is_refused(tmp_path):
     Vocabulary.from_text("ab").save(folder / "vocab.json")
     with pytest.raises(FileFormatError, match="do not fit together: the vocabulary has 3 tokens"):
         rnnkit.load(folder)
-    (folder / "vocab.json").write_text('{"format": "rnnkit.vocabulary", "version": 1, "level": "morse", '
-                                       '"unknown": "replace", "specials": [], "symbols": ["a"]}')
+    (folder / "vocab.json").write_text(
+        '{"format": "rnnkit.vocabulary", "version": 1, "level": "morse", '
+        '"unknown": "replace", "specials": [], "symbols": ["a"]}'
+    )
     with pytest.raises(FileFormatError, match="vocab.json' is not a readable vocabulary: unknown tokenizer level"):
         rnnkit.load(folder)

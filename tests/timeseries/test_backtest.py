@@ -88,4 +88,4 @@ def test_no_leakage_into_the_rnnkit_forecaster_or_its_scaler():
     np.testing.assert_array_equal(a.forecasts["r"][0], b.forecasts["r"][0])  # origin 56 ends before row 60
     assert not np.array_equal(a.forecasts["r"][-1], b.forecasts["r"][-1])  # later origins do see it
     # the scaler of the last fit was fitted on exactly the history before the last origin
-    assert fb.scalers["target"].mean[0] == pytest.approx(changed[:a.origins[-1]].mean())
+    assert fb.scalers["target"].mean[0] == pytest.approx(changed[: a.origins[-1]].mean())

@@ -29,8 +29,21 @@ def series_csv(tmp_path):
 @pytest.mark.slow
 def test_train_forecast_backtest(tmp_path, series_csv):
     out = tmp_path / "model"
-    code, text = run("train", "forecast", "--csv", series_csv, "--time-col", "month", "--target", "sales",
-                     "--horizon", 6, "--out", out, *FAST)
+    code, text = run(
+        "train",
+        "forecast",
+        "--csv",
+        series_csv,
+        "--time-col",
+        "month",
+        "--target",
+        "sales",
+        "--horizon",
+        6,
+        "--out",
+        out,
+        *FAST,
+    )
     assert code == 0, text
     for name in ("config.json", "model.safetensors", "preprocessing.json", "series.json", "forecast.png"):
         assert (out / name).is_file(), name
@@ -53,8 +66,21 @@ def test_train_forecast_backtest(tmp_path, series_csv):
 
 def test_multivariate_targets(tmp_path, series_csv):
     out = tmp_path / "mv"
-    code, text = run("train", "forecast", "--csv", series_csv, "--time-col", "month", "--target", "sales,visits",
-                     "--horizon", 3, "--out", out, *FAST)
+    code, text = run(
+        "train",
+        "forecast",
+        "--csv",
+        series_csv,
+        "--time-col",
+        "month",
+        "--target",
+        "sales,visits",
+        "--horizon",
+        3,
+        "--out",
+        out,
+        *FAST,
+    )
     assert code == 0, text
     code, text = run("forecast", out, "--horizon", 3, "--out", tmp_path / "p.csv")
     assert code == 0, text
@@ -86,8 +112,21 @@ def test_missing_files_and_folders(tmp_path):
 
 def test_train_forecast_resume_flag(tmp_path, series_csv):
     out = tmp_path / "r"
-    args = ["train", "forecast", "--csv", series_csv, "--time-col", "month", "--target", "sales", "--horizon", 6,
-            "--out", out, *FAST]
+    args = [
+        "train",
+        "forecast",
+        "--csv",
+        series_csv,
+        "--time-col",
+        "month",
+        "--target",
+        "sales",
+        "--horizon",
+        6,
+        "--out",
+        out,
+        *FAST,
+    ]
     code, text = run(*args, "--resume")  # nothing to resume: a one-line warning, then a fresh run
     assert code == 0, text
     assert "warning: --resume: no checkpoint" in text and (out / "model.safetensors").is_file()
@@ -99,14 +138,26 @@ def test_train_forecast_resume_flag(tmp_path, series_csv):
 
 @pytest.mark.parametrize(
     "freq, season",
-    [("W", 52), ("W-WED", 52), ("2W", 26), ("QS-OCT", 4), ("QE-DEC", 4), ("MS", 12), ("ME", 12), ("D", 7),
-     ("h", 24), ("YS-JAN", 1)],
+    [
+        ("W", 52),
+        ("W-WED", 52),
+        ("2W", 26),
+        ("QS-OCT", 4),
+        ("QE-DEC", 4),
+        ("MS", 12),
+        ("ME", 12),
+        ("D", 7),
+        ("h", 24),
+        ("YS-JAN", 1),
+    ],
 )
 def test_season_length_from_the_inferred_frequency(tmp_path, freq, season):
     from rnnkit.tasks.forecasting import SeriesSpec, season_of
 
     path = tmp_path / "s.csv"
-    pd.DataFrame({"t": pd.date_range("2001-01-01", periods=30, freq=freq), "y": np.arange(30.0)}).to_csv(path, index=False)
+    pd.DataFrame({"t": pd.date_range("2001-01-01", periods=30, freq=freq), "y": np.arange(30.0)}).to_csv(
+        path, index=False
+    )
     spec = SeriesSpec(csv=str(path), time_column="t", targets=["y"])
     frame = spec.load()
     assert season_of(frame, spec, None) == season, frame.freq
@@ -122,8 +173,21 @@ def test_freq_places_rows_with_gaps_on_the_grid(tmp_path, series_csv):
     gappy = tmp_path / "gappy.csv"
     pd.read_csv(series_csv).drop(index=[30, 61]).to_csv(gappy, index=False)
     out = tmp_path / "m"
-    base = ["train", "forecast", "--csv", gappy, "--time-col", "month", "--target", "sales", "--horizon", 6,
-            "--out", out, *FAST]
+    base = [
+        "train",
+        "forecast",
+        "--csv",
+        gappy,
+        "--time-col",
+        "month",
+        "--target",
+        "sales",
+        "--horizon",
+        6,
+        "--out",
+        out,
+        *FAST,
+    ]
     code, text = run(*base)
     assert code == 2 and text.strip().splitlines()[-1].startswith("error: irregular timestamps")
     assert "missing [2002-07-01, 2005-02-01] (2 in all)" in text and "--freq MS / freq='MS'" in text
@@ -143,8 +207,21 @@ def test_model_folder_works_from_another_directory_and_backtest_defaults(tmp_pat
     import json
 
     monkeypatch.chdir(tmp_path)
-    code, text = run("train", "forecast", "--csv", "sales.csv", "--time-col", "month", "--target", "sales",
-                     "--horizon", 6, "--out", "model", *FAST)
+    code, text = run(
+        "train",
+        "forecast",
+        "--csv",
+        "sales.csv",
+        "--time-col",
+        "month",
+        "--target",
+        "sales",
+        "--horizon",
+        6,
+        "--out",
+        "model",
+        *FAST,
+    )
     assert code == 0, text
     assert json.loads((tmp_path / "model" / "series.json").read_text())["csv"] == str(series_csv.resolve())
     elsewhere = tmp_path / "elsewhere"
@@ -185,8 +262,21 @@ def test_parquet_file_through_the_cli(tmp_path, series_csv):
     path = tmp_path / "sales.parquet"
     pd.read_csv(series_csv, parse_dates=["month"]).to_parquet(path)
     out = tmp_path / "pq"
-    code, text = run("train", "forecast", "--csv", path, "--time-col", "month", "--target", "sales",
-                     "--horizon", 4, "--out", out, *FAST)
+    code, text = run(
+        "train",
+        "forecast",
+        "--csv",
+        path,
+        "--time-col",
+        "month",
+        "--target",
+        "sales",
+        "--horizon",
+        4,
+        "--out",
+        out,
+        *FAST,
+    )
     assert code == 0, text
     code, text = run("forecast", out, "--csv", path, "--horizon", 4, "--out", tmp_path / "p.csv")
     assert code == 0, text
@@ -202,8 +292,11 @@ def noisy_series(tmp_path):
     t = pd.date_range("2000-01-01", periods=120, freq="MS")
     y = 10 + np.sin(np.arange(120) * 2 * np.pi / 12) + 0.05 * np.arange(120) + 0.1 * rng.standard_normal(120)
     paths = {}
-    for name, values in [("clean", y), ("spiky", y + 2.0 * np.isin(np.arange(120), [70, 101])),
-                         ("noisier", y + 1.0 * rng.standard_normal(120))]:
+    for name, values in [
+        ("clean", y),
+        ("spiky", y + 2.0 * np.isin(np.arange(120), [70, 101])),
+        ("noisier", y + 1.0 * rng.standard_normal(120)),
+    ]:
         paths[name] = tmp_path / f"{name}.csv"
         pd.DataFrame({"month": t, "sales": values}).to_csv(paths[name], index=False)
     return paths
@@ -212,8 +305,21 @@ def noisy_series(tmp_path):
 @pytest.mark.slow
 def test_detect_flags_spikes_with_a_threshold_from_the_training_series(tmp_path, noisy_series, monkeypatch):
     out = tmp_path / "det"
-    code, text = run("train", "forecast", "--csv", noisy_series["clean"], "--time-col", "month", "--target", "sales",
-                     "--horizon", 1, "--out", out, *FAST)
+    code, text = run(
+        "train",
+        "forecast",
+        "--csv",
+        noisy_series["clean"],
+        "--time-col",
+        "month",
+        "--target",
+        "sales",
+        "--horizon",
+        1,
+        "--out",
+        out,
+        *FAST,
+    )
     assert code == 0, text
 
     flags = tmp_path / "flags.csv"

@@ -5,8 +5,9 @@ pytest.importorskip("pandas")
 from rnnkit.timeseries.datasets import DATASETS, load_dataset, season_length  # noqa: E402
 
 
-@pytest.mark.parametrize("name, length, first", [("sunspots", 309, 5.0), ("nile", 100, 1120.0), ("co2", 526, 316.1),
-                                                 ("elnino", 732, 23.11)])
+@pytest.mark.parametrize(
+    "name, length, first", [("sunspots", 309, 5.0), ("nile", 100, 1120.0), ("co2", 526, 316.1), ("elnino", 732, 23.11)]
+)
 def test_statsmodels_datasets(name, length, first):
     pytest.importorskip("statsmodels")
     frame = load_dataset(name)

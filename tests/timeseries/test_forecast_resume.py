@@ -73,7 +73,8 @@ def test_resume_refuses_other_settings_and_warns_without_a_checkpoint(tmp_path, 
         train_forecaster(series_csv, str(tmp_path / "m"), horizon=4, input_length=12, max_epochs=14, resume=True)
     # the series' reading options are settings too: a --freq given now but not then is refused
     with pytest.raises(ValueError, match=r"--freq 'MS' \(the run was started with unset\)"):
-        train_forecaster(replace(series_csv, freq="MS"), str(tmp_path / "m"), horizon=6, input_length=12,
-                         max_epochs=14, resume=True)
+        train_forecaster(
+            replace(series_csv, freq="MS"), str(tmp_path / "m"), horizon=6, input_length=12, max_epochs=14, resume=True
+        )
     with pytest.warns(UserWarning, match="no checkpoint"):
         train_forecaster(series_csv, str(tmp_path / "fresh"), horizon=6, input_length=12, max_epochs=3, resume=True)

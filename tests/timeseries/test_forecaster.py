@@ -76,14 +76,24 @@ def test_scaler_is_fitted_on_the_training_part_only():
 
 def test_save_load_identical_forecasts(tmp_path):
     idx = pd.date_range("2000-01-01", periods=120, freq="MS")
-    df = pd.DataFrame({"t": idx, "a": 10 + SINE[:120] + 0.05 * T[:120], "b": np.cos(T[:120] / 3.0),
-                       "promo": (T[:120] % 4 == 0).astype(float)})
+    df = pd.DataFrame(
+        {
+            "t": idx,
+            "a": 10 + SINE[:120] + 0.05 * T[:120],
+            "b": np.cos(T[:120] / 3.0),
+            "promo": (T[:120] % 4 == 0).astype(float),
+        }
+    )
     frame = from_dataframe(df, "t", ["a", "b"], future_covariates=["promo"])
     fc = Forecaster(small(calendar=True, epochs=3, head="quantile")).fit(frame)
     future = (np.arange(120, 126) % 4 == 0).astype(float)[:, None]
     before = fc.predict(6, future_covariates=future)
     fc.save_pretrained(tmp_path / "m")
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "model.safetensors", "preprocessing.json"]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        "config.json",
+        "model.safetensors",
+        "preprocessing.json",
+    ]
     loaded = Forecaster.from_pretrained(tmp_path / "m")
     after = loaded.predict(6, future_covariates=future)
     for field in ("mean", "lower", "upper"):
@@ -123,7 +133,9 @@ def test_bad_input_errors(sine_model):
         sine_model.predict(0)
     with pytest.raises(TypeError, match="horizon must be an int"):
         sine_model.predict(2.5)
-    with pytest.raises(ValueError, match=r"series has 25 points, shorter than one window of input_length \+ horizon = 20 \+ 10 = 30"):
+    with pytest.raises(
+        ValueError, match=r"series has 25 points, shorter than one window of input_length \+ horizon = 20 \+ 10 = 30"
+    ):
         Forecaster(small()).fit(SINE[:25])
     with pytest.raises(ValueError, match="series has 20 points, too short to train a horizon of 10"):
         Forecaster(small(input_length=0)).fit(SINE[:20])
@@ -161,7 +173,7 @@ def test_ridge_highway_is_the_closed_form_ridge_forecast_and_rnn_starts_at_zero(
     # reference: numpy ridge on the same centred windows of the standardised series
     z = (series - series.mean()) / series.std()
     L, H = 20, 10
-    win = np.stack([z[i:i + L + H] for i in range(len(z) - L - H + 1)])
+    win = np.stack([z[i : i + L + H] for i in range(len(z) - L - H + 1)])
     x, y = win[:, :L], win[:, L:]
     loc = x.mean(1, keepdims=True)
     xa = np.hstack([x - loc, np.ones((len(x), 1))])
@@ -170,6 +182,7 @@ def test_ridge_highway_is_the_closed_form_ridge_forecast_and_rnn_starts_at_zero(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         from rnnkit.timeseries.network import build_network
+
         fc.meta, fc.scalers = {}, {}
         fc.net = build_network(cfg.network(), L, 1, 0, 0)
         fc.net.solve_highway(torch.from_numpy(win[:, :, None]).float(), cfg.highway_ridge, cfg.highway_train)
@@ -180,7 +193,7 @@ def test_ridge_highway_is_the_closed_form_ridge_forecast_and_rnn_starts_at_zero(
     assert bias[..., 0].abs().sum() == 0  # location: the ridge forecast stands
     resid = (y - loc) - xa @ coef  # spread: the ridge residuals' RMS per step (Gaussian MLE)
     sigma = torch.nn.functional.softplus(bias[:, 0, 1]).numpy() + 1e-3
-    np.testing.assert_allclose(sigma, np.sqrt((resid ** 2).mean(0)), rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(sigma, np.sqrt((resid**2).mean(0)), rtol=1e-3, atol=1e-5)
     assert not fc.net.highway.weight.requires_grad  # frozen by default: the RNN learns the residual
 
 
@@ -192,7 +205,7 @@ def test_head_warmup_trains_only_the_spread_rows():
     torch.manual_seed(0)
     net = build_network(cfg.network(), 20, 1, 0, 0)
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    win = torch.from_numpy(np.stack([SINE[i:i + 30] for i in range(50)])[:, :, None]).float()
+    win = torch.from_numpy(np.stack([SINE[i : i + 30] for i in range(50)])[:, :, None]).float()
     warm_up_head(net, range(50), lambda idx: win[torch.as_tensor(idx)], cfg.fitting(), epochs=3)
     after = net.state_dict()
     rows = torch.arange(net.out.out_features) % net.K == 0
@@ -255,7 +268,7 @@ def test_default_intervals_cover_about_the_nominal_share(head):
     inside, widths = [], []
     for origin in range(300, n - 6, 6):
         out = fc.predict(6, history=y[:origin])
-        actual = y[origin:origin + 6]
+        actual = y[origin : origin + 6]
         inside += list((out.lower[:, 0] <= actual) & (actual <= out.upper[:, 0]))
         widths += list(out.upper[:, 0] - out.lower[:, 0])
     assert 0.8 <= np.mean(inside) <= 0.97, np.mean(inside)  # nominal 0.9
@@ -266,14 +279,17 @@ def test_a_history_of_other_targets_or_frequency_is_refused():
     t = pd.date_range("2000-01-01", periods=120, freq="MS")
     y = 5 + np.sin(np.arange(120) * 2 * np.pi / 12)
     fc = Forecaster(small(input_length=12, horizon=3, epochs=2, calendar=True)).fit(
-        from_dataframe(pd.DataFrame({"t": t, "sales": y}), "t", "sales"))
+        from_dataframe(pd.DataFrame({"t": t, "sales": y}), "t", "sales")
+    )
     weekly = pd.DataFrame({"t": pd.date_range("2000-01-02", periods=60, freq="W-SUN"), "sales": y[:60]})
     with pytest.raises(ValueError, match="frequency 'W-SUN', the model was trained at 'MS'"):
         fc.predict(3, history=from_dataframe(weekly, "t", "sales"))
     other = pd.DataFrame({"t": t, "visits": y})
     with pytest.raises(ValueError, match=r"history has targets \['visits'\], the model was trained on \['sales'\]"):
         fc.predict(3, history=from_dataframe(other, "t", "visits"))
-    plain = Forecaster(small(input_length=12, horizon=3, epochs=2)).fit(from_dataframe(pd.DataFrame({"t": np.arange(120), "sales": y}), "t", "sales"))
+    plain = Forecaster(small(input_length=12, horizon=3, epochs=2)).fit(
+        from_dataframe(pd.DataFrame({"t": np.arange(120), "sales": y}), "t", "sales")
+    )
     assert plain.predict(3, history=y[:50]).mean.shape == (3, 1)  # a plain array is taken as the same target
 
 
@@ -284,20 +300,28 @@ def test_top_level_names():
     assert rnnkit.Forecaster is Forecaster and rnnkit.ForecasterConfig is ForecasterConfig
     assert rnnkit.AnomalyDetector is AnomalyDetector
     with pytest.raises(AttributeError, match="no attribute 'Forcaster'"):
-        rnnkit.Forcaster
+        getattr(rnnkit, "Forcaster")  # noqa: B009 -- the misspelt name is the point
 
 
 def test_a_version_1_model_loads_with_the_settings_it_was_trained_with(tmp_path):
     import json
 
-    fc = Forecaster(small(epochs=2, window_scale=True, highway_init="random", select="nll", head_warmup=0,
-                          highway_train=True)).fit(SINE[:120])
+    fc = Forecaster(
+        small(epochs=2, window_scale=True, highway_init="random", select="nll", head_warmup=0, highway_train=True)
+    ).fit(SINE[:120])
     fc.save_pretrained(tmp_path)
     before = fc.predict(5).mean
     saved = json.loads((tmp_path / "config.json").read_text())  # format version 3
     doc = {"format": "rnnkit.forecaster", "version": 1, "config": saved["config"], "meta": saved["meta"]}
-    for name in ("window_scale", "highway_init", "highway_ridge", "highway_train", "select", "head_warmup",
-                 "teacher_forcing_epochs"):
+    for name in (
+        "window_scale",
+        "highway_init",
+        "highway_ridge",
+        "highway_train",
+        "select",
+        "head_warmup",
+        "teacher_forcing_epochs",
+    ):
         del doc["config"][name]  # what a version-1 file holds
     (tmp_path / "config.json").write_text(json.dumps(doc))
     old = Forecaster.from_pretrained(tmp_path)

@@ -21,16 +21,20 @@ def _csv(tmp_path, df, name="s.csv"):
 
 
 def _monthly(n=24):
-    return pd.DataFrame({
-        "date": pd.date_range("2020-01-01", periods=n, freq="MS").strftime("%Y-%m-%d"),
-        "sales": np.arange(n, dtype=float) + 10,
-        "price": np.linspace(1, 2, n),
-        "promo": (np.arange(n) % 3 == 0).astype(float),
-    })
+    return pd.DataFrame(
+        {
+            "date": pd.date_range("2020-01-01", periods=n, freq="MS").strftime("%Y-%m-%d"),
+            "sales": np.arange(n, dtype=float) + 10,
+            "price": np.linspace(1, 2, n),
+            "promo": (np.arange(n) % 3 == 0).astype(float),
+        }
+    )
 
 
 def test_read_csv_targets_covariates_and_inferred_freq(tmp_path):
-    frame = read_series(_csv(tmp_path, _monthly()), "date", "sales", past_covariates=["price"], future_covariates=["promo"])
+    frame = read_series(
+        _csv(tmp_path, _monthly()), "date", "sales", past_covariates=["price"], future_covariates=["promo"]
+    )
     assert frame.freq == "MS"
     assert len(frame) == 24 and frame.n_targets == 1
     assert frame.targets[:3, 0].tolist() == [10.0, 11.0, 12.0]
@@ -60,7 +64,9 @@ def test_unsorted_rows_are_sorted_and_integer_time_has_its_step(tmp_path):
 def test_missing_values_are_reported_with_positions(tmp_path):
     df = _monthly()
     df.loc[[3, 7], "sales"] = np.nan
-    with pytest.raises(MissingValuesError, match=r"'sales' at \[2020-04-01.*2020-08-01.*\(2 in all\); pass --fill / fill=") as info:
+    with pytest.raises(
+        MissingValuesError, match=r"'sales' at \[2020-04-01.*2020-08-01.*\(2 in all\); pass --fill / fill="
+    ) as info:
         read_series(_csv(tmp_path, df), "date", "sales")
     assert [str(t.date()) for t in info.value.positions["sales"]] == ["2020-04-01", "2020-08-01"]
 
@@ -175,9 +181,28 @@ def test_bad_shifted_freq_is_refused(tmp_path, freq):
 
 @pytest.mark.parametrize(
     "freq, period",
-    [("W-SUN", 52), ("W-WED", 52), ("2W-SUN", 26), ("QS-OCT", 4), ("QE-DEC", 4), ("BQE-DEC", 4), ("YS-JAN", 1),
-     ("YE-DEC", 1), ("MS", 12), ("ME", 12), ("3MS", 4), ("MS+14D", 12), ("D", 7), ("B", 5), ("h", 24),
-     ("2h", 12), ("5D", 1), ("min", 1), (3, 1), (None, 1)],
+    [
+        ("W-SUN", 52),
+        ("W-WED", 52),
+        ("2W-SUN", 26),
+        ("QS-OCT", 4),
+        ("QE-DEC", 4),
+        ("BQE-DEC", 4),
+        ("YS-JAN", 1),
+        ("YE-DEC", 1),
+        ("MS", 12),
+        ("ME", 12),
+        ("3MS", 4),
+        ("MS+14D", 12),
+        ("D", 7),
+        ("B", 5),
+        ("h", 24),
+        ("2h", 12),
+        ("5D", 1),
+        ("min", 1),
+        (3, 1),
+        (None, 1),
+    ],
 )
 def test_seasonal_period_normalises_anchors_and_multiples(freq, period):
     assert seasonal_period(freq) == period

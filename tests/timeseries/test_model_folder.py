@@ -22,8 +22,11 @@ from rnnkit.timeseries.forecaster import Forecaster  # noqa: E402
 from rnnkit.timeseries.saving import V1_DEFAULTS  # noqa: E402
 
 LEGACY = Path(__file__).resolve().parents[1] / "fixtures" / "legacy"
-FIXTURES = [("forecaster_v1_direct", 1, "direct"), ("forecaster_v2_direct", 2, "direct"),
-            ("forecaster_v2_autoregressive", 2, "autoregressive")]
+FIXTURES = [
+    ("forecaster_v1_direct", 1, "direct"),
+    ("forecaster_v2_direct", 2, "direct"),
+    ("forecaster_v2_autoregressive", 2, "autoregressive"),
+]
 
 
 @pytest.mark.parametrize("name, version, strategy", FIXTURES)
@@ -66,8 +69,12 @@ def test_a_saved_forecaster_is_format_version_3_and_rnnkit_load_returns_it(saved
     doc = json.loads((folder / "config.json").read_text())
     assert (doc["model_type"], doc["format_version"]) == ("forecaster", FORMAT_VERSION) == ("forecaster", 3)
     assert doc["config"]["horizon"] == 3 and doc["meta"]["target_names"] == ["y"]
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors", "preprocessing.json",
-                                                        "series.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "config.json",
+        "model.safetensors",
+        "preprocessing.json",
+        "series.json",
+    ]
     after = rnnkit.load(folder).predict(5)
     for field in ("mean", "lower", "upper"):
         np.testing.assert_array_equal(getattr(before, field), getattr(after, field))
@@ -101,14 +108,20 @@ def test_a_config_that_is_a_json_list_is_named(saved, tmp_path):
         Forecaster.from_pretrained(folder)
 
 
-@pytest.mark.parametrize("change, pattern", [
-    (lambda d: d["config"].update(hidden_size="64"), r"config\.json.*hidden_size must be an int >= 1, got str '64'"),
-    (lambda d: d["config"].update(cell="transformer"), r"config\.json.*cell must be one of"),
-    (lambda d: d["config"].update(colour="blue"), r"config\.json.*unknown forecaster settings \['colour'\]"),
-    (lambda d: d["meta"].pop("input_length"), r"config\.json.*meta\.input_length must be an int >= 1, got None"),
-    (lambda d: d.update(meta=[1]), r"config\.json.*'meta' must be an object"),
-    (lambda d: d["meta"].update(target_names="y"), r"config\.json.*meta\.target_names must be a list"),
-])
+@pytest.mark.parametrize(
+    "change, pattern",
+    [
+        (
+            lambda d: d["config"].update(hidden_size="64"),
+            r"config\.json.*hidden_size must be an int >= 1, got str '64'",
+        ),
+        (lambda d: d["config"].update(cell="transformer"), r"config\.json.*cell must be one of"),
+        (lambda d: d["config"].update(colour="blue"), r"config\.json.*unknown forecaster settings \['colour'\]"),
+        (lambda d: d["meta"].pop("input_length"), r"config\.json.*meta\.input_length must be an int >= 1, got None"),
+        (lambda d: d.update(meta=[1]), r"config\.json.*'meta' must be an object"),
+        (lambda d: d["meta"].update(target_names="y"), r"config\.json.*meta\.target_names must be a list"),
+    ],
+)
 def test_a_wrong_value_in_config_json_is_named(saved, tmp_path, change, pattern):
     folder = _copy(saved, tmp_path)
     _edit_config(folder, change)
@@ -123,12 +136,15 @@ def test_weights_that_do_not_match_the_config_name_both_files(saved, tmp_path):
         rnnkit.load(folder)
 
 
-@pytest.mark.parametrize("change, pattern", [
-    (lambda p: p["tail"].update(targets=[[1.0]]), r"tail.targets must be a table of \d+ rows"),
-    (lambda p: p["scalers"].pop("target"), r"needs a 'target' scaler"),
-    (lambda p: p["tail"].pop("time_kind"), r"missing entry 'time_kind'"),
-    (lambda p: p["tail"].update(time=["not a date"] * len(p["tail"]["time"])), r"preprocessing"),
-])
+@pytest.mark.parametrize(
+    "change, pattern",
+    [
+        (lambda p: p["tail"].update(targets=[[1.0]]), r"tail.targets must be a table of \d+ rows"),
+        (lambda p: p["scalers"].pop("target"), r"needs a 'target' scaler"),
+        (lambda p: p["tail"].pop("time_kind"), r"missing entry 'time_kind'"),
+        (lambda p: p["tail"].update(time=["not a date"] * len(p["tail"]["time"])), r"preprocessing"),
+    ],
+)
 def test_a_malformed_preprocessing_file_is_named(saved, tmp_path, change, pattern):
     folder = _copy(saved, tmp_path)
     path = folder / "preprocessing.json"
@@ -160,8 +176,11 @@ def test_the_forecasting_verbs_refuse_a_language_model_folder_in_one_line():
 
     from rnnkit.cli import app
 
-    for args in (["forecast", str(LEGACY / "lm_char_lstm")], ["detect", str(LEGACY / "lm_char_lstm")],
-                 ["backtest", str(LEGACY / "lm_char_lstm")]):
+    for args in (
+        ["forecast", str(LEGACY / "lm_char_lstm")],
+        ["detect", str(LEGACY / "lm_char_lstm")],
+        ["backtest", str(LEGACY / "lm_char_lstm")],
+    ):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 2, result.output
         last = result.output.strip().splitlines()[-1]

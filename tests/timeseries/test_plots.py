@@ -31,7 +31,9 @@ def test_forecast_backtest_and_anomaly_plots(tmp_path):
 
     flags = np.zeros(48, dtype=bool)
     flags[[10, 30]] = True
-    result = AnomalyResult(scores=np.abs(np.random.default_rng(0).normal(size=48)), flags=flags, threshold=2.0, time=history.time)
+    result = AnomalyResult(
+        scores=np.abs(np.random.default_rng(0).normal(size=48)), flags=flags, threshold=2.0, time=history.time
+    )
     assert _is_png(plot_anomalies(history, result, tmp_path / "an.png", labels=flags))
     with pytest.raises(ValueError, match="must end with .png"):
         plot_anomalies(history, result, tmp_path / "an.jpg")

@@ -17,8 +17,20 @@ def main(out_dir: str, kill_at: int, resume: bool) -> None:
     g = torch.Generator().manual_seed(1)
     seqs = [torch.randint(0, 11, (int(n),), generator=g) for n in torch.randint(3, 14, (9,), generator=g)]
     data = StreamDataset.from_sequences(seqs, batch_size=2, bptt=4, shuffle=True, seed=5)
-    cfg = TrainConfig(max_steps=16, bptt=4, bptt_window=8, optimizer="adam", lr=1e-2, schedule="cosine",
-                      warmup_steps=2, checkpoint_every=5, out_dir=out_dir, resume=resume, seed=3, log_every=2)
+    cfg = TrainConfig(
+        max_steps=16,
+        bptt=4,
+        bptt_window=8,
+        optimizer="adam",
+        lr=1e-2,
+        schedule="cosine",
+        warmup_steps=2,
+        checkpoint_every=5,
+        out_dir=out_dir,
+        resume=resume,
+        seed=3,
+        log_every=2,
+    )
 
     def killer(trainer):
         if trainer.step == kill_at:

@@ -5,8 +5,15 @@ import pytest
 import torch
 
 import rnnkit.training.checkpoint as ckpt
-from rnnkit.training import (CheckpointError, TrainConfig, Trainer, atomic_write_bytes, load_model_weights,
-                             load_training_state, save_checkpoint)
+from rnnkit.training import (
+    CheckpointError,
+    TrainConfig,
+    Trainer,
+    atomic_write_bytes,
+    load_model_weights,
+    load_training_state,
+    save_checkpoint,
+)
 from tests.training.training_helpers import Regressor, SeqDataset, TinyLM, mse_step
 
 
@@ -15,8 +22,13 @@ def test_training_state_round_trip_is_exact(tmp_path):
     opt = torch.optim.Adam(model.parameters())
     model(torch.randint(0, 11, (2, 5)))[0].sum().backward()
     opt.step()
-    state = {"optimizer": opt.state_dict(), "rng": ckpt.capture_rng(), "t": (1, 2.5, None), "k": {3: "x"},
-             "carried": (torch.randn(1, 2, 3), torch.randn(1, 2, 3))}
+    state = {
+        "optimizer": opt.state_dict(),
+        "rng": ckpt.capture_rng(),
+        "t": (1, 2.5, None),
+        "k": {3: "x"},
+        "carried": (torch.randn(1, 2, 3), torch.randn(1, 2, 3)),
+    }
     save_checkpoint(tmp_path / "c", model, state)
     back = load_training_state(tmp_path / "c")
     assert back["t"] == (1, 2.5, None) and back["k"] == {3: "x"}
@@ -34,7 +46,9 @@ def test_training_state_round_trip_is_exact(tmp_path):
 
 def test_rng_capture_restore():
     import random
+
     import numpy as np
+
     s = ckpt.capture_rng()
     a = (random.random(), np.random.rand(), torch.rand(1))
     tensors = {}
@@ -134,7 +148,8 @@ def test_trainer_writes_model_folder_best_and_last(tmp_path):
     t = Trainer(Regressor(), cfg, step_fn=mse_step).fit(SeqDataset(), SeqDataset(n=8, seed=1))
     for name in ("last", "best"):
         assert {"model.safetensors", "training_state.json", "training_state.safetensors"} <= set(
-            os.listdir(tmp_path / name))
+            os.listdir(tmp_path / name)
+        )
     assert load_training_state(tmp_path / "last")["step"] == 6
     assert [r["step"] for r in t.history] == [3, 6]
     rows = (tmp_path / "train_log.csv").read_text().splitlines()
@@ -143,7 +158,7 @@ def test_trainer_writes_model_folder_best_and_last(tmp_path):
 
 def _truncate(path, keep):
     data = path.read_bytes()
-    path.write_bytes(data[:keep(len(data))])
+    path.write_bytes(data[: keep(len(data))])
 
 
 @pytest.mark.parametrize("cut", ["tensors", "header"])
@@ -187,8 +202,9 @@ def test_trainer_resume_from_truncated_weights_raises_checkpoint_error(tmp_path)
     Trainer(Regressor(), TrainConfig(**cfg), step_fn=mse_step).fit(SeqDataset(), SeqDataset(n=8, seed=1))
     _truncate(tmp_path / "last" / ckpt.MODEL_FILE, lambda n: n // 2)
     with pytest.raises(CheckpointError, match="best"):
-        Trainer(Regressor(), TrainConfig(**cfg, resume=True), step_fn=mse_step).fit(SeqDataset(),
-                                                                                    SeqDataset(n=8, seed=1))
+        Trainer(Regressor(), TrainConfig(**cfg, resume=True), step_fn=mse_step).fit(
+            SeqDataset(), SeqDataset(n=8, seed=1)
+        )
 
 
 def test_truncated_training_state_names_the_file(tmp_path):

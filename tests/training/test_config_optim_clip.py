@@ -7,10 +7,21 @@ from torch import nn
 from rnnkit.training import TrainConfig, build_optimizer, build_scheduler, clip_gradients, lr_factor
 
 
-@pytest.mark.parametrize("field,value", [
-    ("max_steps", 0), ("lr", -1.0), ("lr", float("nan")), ("optimizer", "lamb"), ("schedule", "linear"),
-    ("clip_norm", 0.0), ("bptt", 0), ("precision", "fp8"), ("betas", (0.9, 1.5)), ("max_bad_steps", 0),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("max_steps", 0),
+        ("lr", -1.0),
+        ("lr", float("nan")),
+        ("optimizer", "lamb"),
+        ("schedule", "linear"),
+        ("clip_norm", 0.0),
+        ("bptt", 0),
+        ("precision", "fp8"),
+        ("betas", (0.9, 1.5)),
+        ("max_bad_steps", 0),
+    ],
+)
 def test_bad_config_values_raise_naming_the_value(field, value):
     with pytest.raises(ValueError) as err:
         TrainConfig(**{field: value})
@@ -30,8 +41,16 @@ def test_config_json_round_trip():
         TrainConfig.from_dict({"nope": 1})
 
 
-@pytest.mark.parametrize("name,cls", [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW), ("sgd", torch.optim.SGD),
-                                      ("rmsprop", torch.optim.RMSprop), ("adagrad", torch.optim.Adagrad)])
+@pytest.mark.parametrize(
+    "name,cls",
+    [
+        ("adam", torch.optim.Adam),
+        ("adamw", torch.optim.AdamW),
+        ("sgd", torch.optim.SGD),
+        ("rmsprop", torch.optim.RMSprop),
+        ("adagrad", torch.optim.Adagrad),
+    ],
+)
 def test_optimizers(name, cls):
     opt = build_optimizer(nn.Linear(2, 2).parameters(), TrainConfig(optimizer=name, lr=0.01, momentum=0.5))
     assert isinstance(opt, cls) and opt.param_groups[0]["lr"] == 0.01
@@ -54,7 +73,9 @@ def _lrs(cfg, n):
 def test_schedules_against_hand_computed_values():
     # warmup 3: (s+1)/4 for s < 3
     assert _lrs(TrainConfig(lr=1.0, warmup_steps=3), 5) == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0])
-    assert _lrs(TrainConfig(lr=2.0, schedule="step", step_size=2, gamma=0.5), 6) == pytest.approx([2, 2, 1, 1, 0.5, 0.5])
+    assert _lrs(TrainConfig(lr=2.0, schedule="step", step_size=2, gamma=0.5), 6) == pytest.approx(
+        [2, 2, 1, 1, 0.5, 0.5]
+    )
     cos = _lrs(TrainConfig(lr=1.0, schedule="cosine", warmup_steps=2, max_steps=6, min_lr_ratio=0.1), 7)
     want = [1 / 3, 2 / 3] + [0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p / 4)) for p in range(5)]
     assert cos == pytest.approx(want)
@@ -163,10 +184,12 @@ def test_the_schedule_follows_applied_updates_and_skips_with_the_optimizer():
         loss = mse_step(m, batch)
         return loss * float("nan") if trainer.step == 1 else loss  # the 2nd update is skipped
 
-    cfg = TrainConfig(max_steps=6, batch_size=4, lr=1.0, optimizer="sgd", momentum=0.0, warmup_steps=4,
-                      log_every=100, progress=False)
-    trainer = Trainer(Regressor(), cfg, step_fn=step,
-                      callbacks=[lambda t: lrs.__setitem__(t.step, t.optimizer.param_groups[0]["lr"])])
+    cfg = TrainConfig(
+        max_steps=6, batch_size=4, lr=1.0, optimizer="sgd", momentum=0.0, warmup_steps=4, log_every=100, progress=False
+    )
+    trainer = Trainer(
+        Regressor(), cfg, step_fn=step, callbacks=[lambda t: lrs.__setitem__(t.step, t.optimizer.param_groups[0]["lr"])]
+    )
     with pytest.warns(NonFiniteWarning):
         trainer.fit(SeqDataset())
     # warmup (s + 1) / 5 over s = applied updates: 1, 1 (skipped), 2, 3, 4, 5
@@ -176,6 +199,7 @@ def test_the_schedule_follows_applied_updates_and_skips_with_the_optimizer():
 
 def test_adam_and_adamw_take_torchs_fused_kernel_and_match_the_plain_update():
     import torch
+
     from rnnkit.training import TrainConfig
     from rnnkit.training.optim import build_optimizer
 

@@ -18,12 +18,18 @@ pytestmark = pytest.mark.skipif(not fabric_available(), reason="lightning (the '
 @pytest.mark.slow
 def test_two_process_ddp_matches_one_process_on_the_same_global_batch(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE)]), OMP_NUM_THREADS="1")
-    r = subprocess.run([sys.executable, str(HERE / "ddp_script.py"), str(tmp_path / "ddp")], env=env,
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, str(HERE / "ddp_script.py"), str(tmp_path / "ddp")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
     ddp = load_file(tmp_path / "ddp" / "last" / "model.safetensors")
 
     from tests.training.ddp_script import train
+
     threads = torch.get_num_threads()
     try:
         single = train(None, devices=1, batch_size=8)  # one process, the same global batch of 8
@@ -40,5 +46,6 @@ def test_two_process_ddp_matches_one_process_on_the_same_global_batch(tmp_path):
 
 def _initial():
     from tests.training.training_helpers import Regressor
+
     torch.manual_seed(0)
     return Regressor().state_dict()

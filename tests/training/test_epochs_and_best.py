@@ -6,18 +6,26 @@ import copy
 
 import pytest
 import torch
-from tests.training.training_helpers import Regressor, SeqDataset, mse_step
 
 from rnnkit.models.scheduled_sampling import SamplingSchedule, TeacherForcing
 from rnnkit.training import TrainConfig, Trainer
 from rnnkit.training.resume import ResumeConflict
+from tests.training.training_helpers import Regressor, SeqDataset, mse_step
 
 TRAIN, VAL = SeqDataset(n=24), SeqDataset(n=8, seed=1)  # 24 samples, batch 8: 3 updates per epoch
 
 
 def _cfg(**kw):
-    base = dict(max_steps=10**6, max_epochs=6, batch_size=8, val_every_epochs=1, log_every=100, progress=False,
-                optimizer="adam", lr=1e-2)
+    base = dict(
+        max_steps=10**6,
+        max_epochs=6,
+        batch_size=8,
+        val_every_epochs=1,
+        log_every=100,
+        progress=False,
+        optimizer="adam",
+        lr=1e-2,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -48,8 +56,13 @@ def test_restore_best_loads_the_weights_of_the_best_validation():
 
     torch.manual_seed(0)
     values = [5.0, 4.0, 1.0, 3.0, 2.0, 2.5, 2.2]  # start, then epochs 1..6: best after epoch 2 (step 6)
-    t = Trainer(Regressor(), _cfg(val_at_start=True, restore_best=True), step_fn=mse_step, eval_fn=_scripted(values),
-                callbacks=[keep]).fit(TRAIN, VAL)
+    t = Trainer(
+        Regressor(),
+        _cfg(val_at_start=True, restore_best=True),
+        step_fn=mse_step,
+        eval_fn=_scripted(values),
+        callbacks=[keep],
+    ).fit(TRAIN, VAL)
     assert t.best == 1.0 and t.step == 18
     for k, v in t.model.state_dict().items():
         assert torch.equal(v, snapshots[6][k]), k
@@ -61,8 +74,12 @@ def test_the_scored_start_is_kept_when_training_never_beats_it():
     model = Regressor()
     start = copy.deepcopy(model.state_dict())
     values = [1.0, 2.0, 3.0, 1.5, 1.2]
-    t = Trainer(model, _cfg(val_at_start=True, restore_best=True, early_stopping_patience=3),
-                step_fn=mse_step, eval_fn=_scripted(values)).fit(TRAIN, VAL)
+    t = Trainer(
+        model,
+        _cfg(val_at_start=True, restore_best=True, early_stopping_patience=3),
+        step_fn=mse_step,
+        eval_fn=_scripted(values),
+    ).fit(TRAIN, VAL)
     assert t.should_stop and t.epoch == 3  # three epochs without beating the start
     for k, v in model.state_dict().items():
         assert torch.equal(v, start[k]), k
@@ -70,11 +87,19 @@ def test_the_scored_start_is_kept_when_training_never_beats_it():
 
 def test_an_improvement_smaller_than_min_delta_does_not_count():
     values = [1.0, 0.9999, 0.99995, 0.5]
-    t = Trainer(Regressor(), _cfg(max_epochs=4, min_delta=1e-3, early_stopping_patience=3),
-                step_fn=mse_step, eval_fn=_scripted(values)).fit(TRAIN, VAL)
+    t = Trainer(
+        Regressor(),
+        _cfg(max_epochs=4, min_delta=1e-3, early_stopping_patience=3),
+        step_fn=mse_step,
+        eval_fn=_scripted(values),
+    ).fit(TRAIN, VAL)
     assert t.best == 0.5 and t.epoch == 4
-    t = Trainer(Regressor(), _cfg(max_epochs=4, min_delta=1e-3, early_stopping_patience=2),
-                step_fn=mse_step, eval_fn=_scripted(values)).fit(TRAIN, VAL)
+    t = Trainer(
+        Regressor(),
+        _cfg(max_epochs=4, min_delta=1e-3, early_stopping_patience=2),
+        step_fn=mse_step,
+        eval_fn=_scripted(values),
+    ).fit(TRAIN, VAL)
     assert t.best == 1.0 and t.should_stop and t.epoch == 3  # 0.9999 and 0.99995 are no progress
 
 
@@ -102,14 +127,27 @@ def test_teacher_forcing_follows_epochs_when_asked():
         seen.append((tf.step, tf.ratio))
         return mse_step(model, batch)
 
-    Trainer(Regressor(), _cfg(max_epochs=3, teacher_forcing_unit="epoch", val_every_epochs=None), step_fn=step,
-            teacher_forcing=tf).fit(TRAIN)
+    Trainer(
+        Regressor(),
+        _cfg(max_epochs=3, teacher_forcing_unit="epoch", val_every_epochs=None),
+        step_fn=step,
+        teacher_forcing=tf,
+    ).fit(TRAIN)
     assert seen == [(0, 1.0)] * 3 + [(1, 0.75)] * 3 + [(2, 0.5)] * 3
 
 
-@pytest.mark.parametrize("field,value", [("val_every_epochs", 0), ("checkpoint_every_epochs", -1),
-                                         ("min_delta", -0.1), ("teacher_forcing_unit", "batch"),
-                                         ("restore_best", 1), ("val_at_start", "yes"), ("trainable_only", None)])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("val_every_epochs", 0),
+        ("checkpoint_every_epochs", -1),
+        ("min_delta", -0.1),
+        ("teacher_forcing_unit", "batch"),
+        ("restore_best", 1),
+        ("val_at_start", "yes"),
+        ("trainable_only", None),
+    ],
+)
 def test_the_new_fields_are_validated(field, value):
     with pytest.raises((ValueError, TypeError)) as err:
         TrainConfig(**{field: value})
@@ -118,8 +156,17 @@ def test_the_new_fields_are_validated(field, value):
 
 def _resumable(tmp_path, **kw):
     torch.manual_seed(0)
-    cfg = _cfg(**{"max_epochs": 8, "val_at_start": True, "restore_best": True, "early_stopping_patience": 50,
-                  "out_dir": str(tmp_path), "checkpoint_every_epochs": 2, **kw})
+    cfg = _cfg(
+        **{
+            "max_epochs": 8,
+            "val_at_start": True,
+            "restore_best": True,
+            "early_stopping_patience": 50,
+            "out_dir": str(tmp_path),
+            "checkpoint_every_epochs": 2,
+            **kw,
+        }
+    )
     return Trainer(Regressor(), cfg, step_fn=mse_step, settings={"rows": 24, "horizon": 6})
 
 

@@ -19,8 +19,13 @@ def _rows(path):
 def _fit(tmp_path, step_fn=mse_step, val=None, eval_fn=None, **cfg):
     norms = {}
     cfg = {"batch_size": 4, "out_dir": str(tmp_path), "progress": False, **cfg}
-    trainer = Trainer(Regressor(), TrainConfig(**cfg), step_fn=step_fn, eval_fn=eval_fn,
-                      callbacks=[lambda t: norms.__setitem__(t.step, t.last_grad_norm)])
+    trainer = Trainer(
+        Regressor(),
+        TrainConfig(**cfg),
+        step_fn=step_fn,
+        eval_fn=eval_fn,
+        callbacks=[lambda t: norms.__setitem__(t.step, t.last_grad_norm)],
+    )
     trainer.fit(SeqDataset(), val)
     return trainer, norms, _rows(tmp_path / "train_log.csv")
 
@@ -31,9 +36,12 @@ def test_a_gradient_spike_between_log_rows_reaches_the_log(tmp_path):
         return loss * 1e4 if trainer.step == 2 else loss  # the 3rd update only (step counts completed ones)
 
     norms = {}
-    trainer = Trainer(Regressor(), TrainConfig(max_steps=10, batch_size=4, log_every=5, out_dir=str(tmp_path),
-                                               clip_norm=1.0), step_fn=spiky,
-                      callbacks=[lambda t: norms.__setitem__(t.step, t.last_grad_norm)])
+    trainer = Trainer(
+        Regressor(),
+        TrainConfig(max_steps=10, batch_size=4, log_every=5, out_dir=str(tmp_path), clip_norm=1.0),
+        step_fn=spiky,
+        callbacks=[lambda t: norms.__setitem__(t.step, t.last_grad_norm)],
+    )
     trainer.fit(SeqDataset())
     rows = _rows(tmp_path / "train_log.csv")
     assert [int(r["step"]) for r in rows] == [5, 10]
@@ -69,8 +77,15 @@ def test_a_run_ending_between_log_steps_writes_a_final_row(tmp_path):
 
 def test_early_stopping_before_the_first_log_step_still_writes_a_row(tmp_path):
     # a constant metric never improves after the first validation: patience 1 stops the run at step 2
-    trainer, _, rows = _fit(tmp_path, val=SeqDataset(n=4, seed=1), eval_fn=lambda m, b: {"loss": torch.tensor(1.0)},
-                            max_steps=100, log_every=50, val_every=1, early_stopping_patience=1)
+    trainer, _, rows = _fit(
+        tmp_path,
+        val=SeqDataset(n=4, seed=1),
+        eval_fn=lambda m, b: {"loss": torch.tensor(1.0)},
+        max_steps=100,
+        log_every=50,
+        val_every=1,
+        early_stopping_patience=1,
+    )
     assert trainer.step == 2
     assert len(rows) == 1 and int(rows[0]["step"]) == 2
 
@@ -79,15 +94,22 @@ def test_early_stopping_before_the_first_log_step_still_writes_a_row(tmp_path):
 def test_tensorboard_sink_writes_train_and_validation_scalars(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    trainer, norms, rows = _fit(tmp_path, val=SeqDataset(n=8, seed=1), max_steps=6, log_every=3, val_every=3,
-                                tensorboard=True)
+    trainer, norms, rows = _fit(
+        tmp_path, val=SeqDataset(n=8, seed=1), max_steps=6, log_every=3, val_every=3, tensorboard=True
+    )
     events = list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
     assert events
     acc = EventAccumulator(str(tmp_path / "tensorboard"))
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
-    assert {"train/loss", "train/lr", "train/grad_norm", "train/grad_norm_max", "train/grad_norm_mean",
-            "val/val_loss"} <= tags
+    assert {
+        "train/loss",
+        "train/lr",
+        "train/grad_norm",
+        "train/grad_norm_max",
+        "train/grad_norm_mean",
+        "val/val_loss",
+    } <= tags
     assert [e.step for e in acc.Scalars("train/loss")] == [3, 6]
     assert acc.Scalars("train/grad_norm_max")[0].value == pytest.approx(max(norms[s] for s in (1, 2, 3)), rel=1e-5)
     assert [e.step for e in acc.Scalars("val/val_loss")] == [3, 6]
@@ -121,8 +143,16 @@ def test_validation_time_is_not_counted_as_training_throughput(tmp_path):
         time.sleep(0.05)
         return mse_step(m, batch)
 
-    trainer, norms, rows = _fit(tmp_path, step_fn=slow_step, val=SeqDataset(n=16, seed=3), eval_fn=slow_eval,
-                                max_steps=12, log_every=2, val_every=4, checkpoint_every=4)
+    trainer, norms, rows = _fit(
+        tmp_path,
+        step_fn=slow_step,
+        val=SeqDataset(n=16, seed=3),
+        eval_fn=slow_eval,
+        max_steps=12,
+        log_every=2,
+        val_every=4,
+        checkpoint_every=4,
+    )
     speeds = [float(r["throughput"]) for r in rows]
     after_validation = [speeds[i] for i, r in enumerate(rows) if int(r["step"]) in (6, 10)]
     others = [speeds[i] for i, r in enumerate(rows) if int(r["step"]) in (4, 8, 12)]

@@ -31,8 +31,12 @@ def _run(bad_steps, max_steps=6, max_bad=3, where="loss"):
     def snap(t):
         snapshots[t.step] = [p.detach().clone() for p in model.parameters()]
 
-    trainer = Trainer(model, TrainConfig(max_steps=max_steps, batch_size=8, max_bad_steps=max_bad, log_every=100),
-                      step_fn=step, callbacks=[snap])
+    trainer = Trainer(
+        model,
+        TrainConfig(max_steps=max_steps, batch_size=8, max_bad_steps=max_bad, log_every=100),
+        step_fn=step,
+        callbacks=[snap],
+    )
     return trainer, snapshots
 
 

@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from tests.training.training_helpers import VOCAB, TinyLM, lm_chunk_step, token_stream
 
 from rnnkit.training import StreamDataset, TrainConfig, Trainer
+from tests.training.training_helpers import VOCAB, TinyLM, lm_chunk_step, token_stream
 
 
 def _pattern_stream(rows: int = 4, length: int = 41) -> torch.Tensor:
@@ -30,8 +30,9 @@ def test_bf16_autocast_on_cpu_trains_and_carries_fp32_state():
     results = {}
     for precision in ("bf16", "fp32"):
         model = copy.deepcopy(base)
-        t = Trainer(model, TrainConfig(max_steps=10, bptt=4, precision=precision, lr=3e-2, log_every=100),
-                    step_fn=lm_chunk_step)
+        t = Trainer(
+            model, TrainConfig(max_steps=10, bptt=4, precision=precision, lr=3e-2, log_every=100), step_fn=lm_chunk_step
+        )
         t.fit(StreamDataset(stream))
         assert math.isfinite(t.last_loss)
         assert all(s.dtype == torch.float32 for s in t.tbptt.start_state)
@@ -46,14 +47,18 @@ def test_fp16_needs_cuda():
         pytest.skip("CUDA present: the error path is for CPU-only machines")
     with pytest.raises(ValueError, match="fp16"):
         Trainer(TinyLM(), TrainConfig(max_steps=1, bptt=4, precision="fp16"), step_fn=lm_chunk_step).fit(
-            StreamDataset(token_stream()))
+            StreamDataset(token_stream())
+        )
 
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_fp16_with_grad_scaler_on_cuda():
-    t = Trainer(TinyLM(), TrainConfig(max_steps=3, bptt=4, precision="fp16", accelerator="cuda", log_every=100),
-                step_fn=lm_chunk_step)
+    t = Trainer(
+        TinyLM(),
+        TrainConfig(max_steps=3, bptt=4, precision="fp16", accelerator="cuda", log_every=100),
+        step_fn=lm_chunk_step,
+    )
     t.fit(StreamDataset(token_stream()))
     assert t.scaler is not None and t.last_loss == t.last_loss
 
@@ -101,15 +106,24 @@ def test_fp16_loss_scaling_under_fabric(kind):
     torch.manual_seed(0)
     model = Regressor()
     reference = copy.deepcopy(model)
-    cfg = TrainConfig(max_steps=1, batch_size=8, optimizer="sgd", momentum=0.0, lr=0.1, clip_norm=None,
-                      shuffle=False, log_every=100, progress=False)
+    cfg = TrainConfig(
+        max_steps=1,
+        batch_size=8,
+        optimizer="sgd",
+        momentum=0.0,
+        lr=0.1,
+        clip_norm=None,
+        shuffle=False,
+        log_every=100,
+        progress=False,
+    )
     trainer = Trainer(model, cfg, step_fn=mse_step)
     data = SeqDataset()
     trainer._setup(data)
     fabric = _StandInFabric() if kind == "stand-in" else _real_fabric()
     trainer.fabric = fabric
     trainer._train_model = fabric.setup_module(model)
-    trainer.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10)
+    trainer.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
     trainer.source.begin_epoch()
     batch = next(trainer.source.iter_from(0))
 
@@ -119,10 +133,11 @@ def test_fp16_loss_scaling_under_fabric(kind):
     ref_loss.backward()
     assert loss == pytest.approx(float(ref_loss.detach()), rel=1e-6)
     if kind == "stand-in":
-        assert fabric.losses == [pytest.approx(float(ref_loss.detach()) * 2.0 ** 10, rel=1e-6)]
+        assert fabric.losses == [pytest.approx(float(ref_loss.detach()) * 2.0**10, rel=1e-6)]
     assert trainer.last_grad_norm == pytest.approx(
-        float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in reference.parameters()]))), rel=1e-5)
+        float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in reference.parameters()]))), rel=1e-5
+    )
     with torch.no_grad():
         for p, q in zip(model.parameters(), reference.parameters()):
             torch.testing.assert_close(p, q - 0.1 * q.grad, rtol=1e-5, atol=1e-6)
-    assert trainer.scaler.get_scale() == 2.0 ** 10  # no overflow: the scale is kept
+    assert trainer.scaler.get_scale() == 2.0**10  # no overflow: the scale is kept

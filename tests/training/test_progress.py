@@ -12,7 +12,9 @@ def _fit(progress, capsys, **extra):
     model = torch.nn.Linear(3, 1)
     data = torch.utils.data.TensorDataset(torch.randn(32, 3), torch.randn(32, 1))
     step = lambda m, b: ((m(b[0]) - b[1]) ** 2).mean()  # noqa: E731
-    Trainer(model, TrainConfig(max_steps=8, batch_size=8, log_every=2, progress=progress, **extra), step_fn=step).fit(data)
+    Trainer(model, TrainConfig(max_steps=8, batch_size=8, log_every=2, progress=progress, **extra), step_fn=step).fit(
+        data
+    )
     return capsys.readouterr().err
 
 

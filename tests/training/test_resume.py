@@ -1,15 +1,15 @@
-import pytest
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
+from safetensors.torch import load_file
 
 from rnnkit.training import load_training_state
 from rnnkit.training.checkpoint import MODEL_FILE
-from safetensors.torch import load_file
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -17,12 +17,18 @@ ROOT = HERE.parent.parent
 
 def _run(out, kill_at, mode):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE)]), OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, str(HERE / "resume_script.py"), str(out), str(kill_at), mode],
-                          env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(HERE / "resume_script.py"), str(out), str(kill_at), mode],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def _csv_rows(path):
     import csv
+
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
 

@@ -19,10 +19,18 @@ def _fit(tmp_path, val=None, **changes):
     return Trainer(Regressor(), cfg, step_fn=mse_step).fit(SeqDataset(), val)
 
 
-@pytest.mark.parametrize("field,new", [
-    ("batch_size", 8), ("seed", 2), ("shuffle", False), ("optimizer", "sgd"), ("lr", 0.5),
-    ("schedule", "cosine"), ("drop_last", True),
-])
+@pytest.mark.parametrize(
+    "field,new",
+    [
+        ("batch_size", 8),
+        ("seed", 2),
+        ("shuffle", False),
+        ("optimizer", "sgd"),
+        ("lr", 0.5),
+        ("schedule", "cosine"),
+        ("drop_last", True),
+    ],
+)
 def test_a_change_that_breaks_the_run_is_refused_naming_old_and_new(tmp_path, field, new):
     _fit(tmp_path)
     old = getattr(TrainConfig(**BASE), field)
@@ -51,8 +59,18 @@ def test_safe_fields_may_change_on_resume(tmp_path):
     _fit(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # not even a warning
-        t = _fit(tmp_path, val=SeqDataset(n=4, seed=2), resume=True, max_steps=6, time_budget=600.0, log_every=1,
-                 checkpoint_every=3, val_every=5, clip_norm=0.5, progress=False)
+        t = _fit(
+            tmp_path,
+            val=SeqDataset(n=4, seed=2),
+            resume=True,
+            max_steps=6,
+            time_budget=600.0,
+            log_every=1,
+            checkpoint_every=3,
+            val_every=5,
+            clip_norm=0.5,
+            progress=False,
+        )
     assert t.step == 6 and t.config.clip_norm == 0.5
     assert {"max_steps", "time_budget", "log_every", "checkpoint_every", "val_every"} <= set(RESUME_MAY_CHANGE)
 
@@ -62,8 +80,20 @@ def test_every_field_is_classified():
     assert set(RESUME_MAY_CHANGE) <= fields
     # a field not listed must match; make sure a new field is a deliberate choice: this list is the rest
     must_match = fields - set(RESUME_MAY_CHANGE)
-    assert {"batch_size", "shuffle", "drop_last", "bptt", "bptt_window", "state_batch_dim", "optimizer", "lr",
-            "seed", "schedule", "devices", "precision"} <= must_match
+    assert {
+        "batch_size",
+        "shuffle",
+        "drop_last",
+        "bptt",
+        "bptt_window",
+        "state_batch_dim",
+        "optimizer",
+        "lr",
+        "seed",
+        "schedule",
+        "devices",
+        "precision",
+    } <= must_match
 
 
 def test_changing_the_monitor_on_resume_forgets_the_best_value(tmp_path):

@@ -2,7 +2,6 @@ import math
 
 import pytest
 import torch
-from tests.training.training_helpers import Regressor, SeqDataset, mse_step
 
 from rnnkit.training import (
     SamplingSchedule,
@@ -13,6 +12,7 @@ from rnnkit.training import (
     inverse_sigmoid_decay,
     linear_decay,
 )
+from tests.training.training_helpers import Regressor, SeqDataset, mse_step
 
 
 def test_decay_schedules_hand_computed():
@@ -21,8 +21,8 @@ def test_decay_schedules_hand_computed():
     assert linear_decay(50, k=1.0, c=0.1, eps_min=0.2) == 0.2
     assert exponential_decay(3, k=0.5) == 0.125
     assert inverse_sigmoid_decay(0, k=10) == pytest.approx(10 / 11)
-    assert inverse_sigmoid_decay(20, k=10) == pytest.approx(10 / (10 + math.e ** 2))
-    assert inverse_sigmoid_decay(10 ** 9, k=10) == 0.0
+    assert inverse_sigmoid_decay(20, k=10) == pytest.approx(10 / (10 + math.e**2))
+    assert inverse_sigmoid_decay(10**9, k=10) == 0.0
     s = SamplingSchedule("inverse_sigmoid", k=10)
     assert s(20) == inverse_sigmoid_decay(20, 10)
     with pytest.raises(ValueError, match="k=0.5"):

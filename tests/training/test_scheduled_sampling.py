@@ -14,8 +14,15 @@ import rnnkit.models.scheduled_sampling as ss
 import rnnkit.training as training
 import rnnkit.training.scheduled_sampling as training_ss
 
-PUBLIC = ["linear_decay", "exponential_decay", "inverse_sigmoid_decay", "SamplingSchedule", "TeacherForcing",
-          "mix_inputs", "teacher_mask"]
+PUBLIC = [
+    "linear_decay",
+    "exponential_decay",
+    "inverse_sigmoid_decay",
+    "SamplingSchedule",
+    "TeacherForcing",
+    "mix_inputs",
+    "teacher_mask",
+]
 
 
 def test_one_implementation_reexported_by_training():
@@ -72,12 +79,15 @@ def test_mix_inputs_without_a_generator_draws_from_torch_global_one():
     assert torch.equal(a, torch.where(keep, truth, pred))
 
 
-@pytest.mark.parametrize("bad,match", [
-    (dict(p_teacher=1.5), "p_teacher must be a number in \\[0, 1\\], got 1.5"),
-    (dict(p_teacher=float("nan")), "p_teacher"),
-    (dict(predicted=torch.zeros(3, 2)), "same shape"),
-    (dict(generator="seed"), "generator must be a torch.Generator or None, got str"),
-])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        (dict(p_teacher=1.5), "p_teacher must be a number in \\[0, 1\\], got 1.5"),
+        (dict(p_teacher=float("nan")), "p_teacher"),
+        (dict(predicted=torch.zeros(3, 2)), "same shape"),
+        (dict(generator="seed"), "generator must be a torch.Generator or None, got str"),
+    ],
+)
 def test_mix_inputs_validates(bad, match):
     args = dict(teacher=torch.zeros(4, 2), predicted=torch.zeros(4, 2), p_teacher=0.5, generator=None)
     args.update(bad)

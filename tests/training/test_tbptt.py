@@ -77,7 +77,7 @@ def test_no_gradient_reaches_inputs_of_an_earlier_chunk():
 
     runner = WindowedTBPTT()
     for j in range(2):
-        chunk = (x[:, 4 * j:4 * j + 4], None, torch.zeros(2, dtype=torch.bool))
+        chunk = (x[:, 4 * j : 4 * j + 4], None, torch.zeros(2, dtype=torch.bool))
         loss = runner.run(step, model, chunk, chunk[2])
         if j == 1:
             (gx,) = torch.autograd.grad(loss, x)
@@ -96,7 +96,7 @@ def test_window_k1_lets_gradient_flow_back_k1_steps():
     runner = WindowedTBPTT(window=2)
     grads = []
     for j in range(3):
-        chunk = (x[:, 4 * j:4 * j + 4], None, None)
+        chunk = (x[:, 4 * j : 4 * j + 4], None, None)
         loss = runner.run(step, model, chunk, None)
         grads.append(torch.autograd.grad(loss, x)[0])
         runner.end_update()
@@ -153,21 +153,32 @@ def test_trainer_tbptt_resets_state_at_epoch_start():
         return lm_chunk_step(m, chunk, state)
 
     Trainer(TinyLM(), TrainConfig(max_steps=6, bptt=4, log_every=100), step_fn=step).fit(
-        StreamDataset(token_stream(rows=2, length=13)))
+        StreamDataset(token_stream(rows=2, length=13))
+    )
     assert [bool(r.all()) for r, _ in seen] == [True, False, False] * 2
     assert [zero for _, zero in seen] == [True, False, False] * 2
 
 
 def test_trainer_rejects_tbptt_without_a_stream():
-    from tests.training.training_helpers import SeqDataset, mse_step, Regressor
+    from tests.training.training_helpers import Regressor, SeqDataset, mse_step
+
     with pytest.raises(ValueError, match="StreamDataset"):
         Trainer(Regressor(), TrainConfig(bptt=3), step_fn=mse_step).fit(SeqDataset())
 
 
 def _windowed_run(out, max_steps, resume, step_fn=lm_chunk_step, accelerator="auto"):
     torch.manual_seed(0)
-    cfg = TrainConfig(max_steps=max_steps, bptt=4, bptt_window=12, checkpoint_every=3, out_dir=str(out),
-                      resume=resume, log_every=100, progress=False, accelerator=accelerator)
+    cfg = TrainConfig(
+        max_steps=max_steps,
+        bptt=4,
+        bptt_window=12,
+        checkpoint_every=3,
+        out_dir=str(out),
+        resume=resume,
+        log_every=100,
+        progress=False,
+        accelerator=accelerator,
+    )
     trainer = Trainer(TinyLM(), cfg, step_fn=step_fn)
     return trainer.fit(StreamDataset(token_stream(rows=2, length=41)))
 
@@ -183,7 +194,7 @@ def test_resumed_window_chunks_go_through_the_device_transfer(tmp_path, monkeypa
     def spy(item, device):  # a stand-in transfer: copies, and remembers what it produced
         out = real(item, device)
         out = tuple(t.clone() for t in out) if isinstance(out, tuple) else out
-        for t in (out if isinstance(out, tuple) else (out,)):
+        for t in out if isinstance(out, tuple) else (out,):
             if isinstance(t, torch.Tensor):
                 moved.add(id(t))
         return out

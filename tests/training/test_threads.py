@@ -41,8 +41,9 @@ def test_others_busy_subtracts_this_process():
     assert others_busy(b, b) == 0.0
 
 
-@pytest.mark.parametrize("free,cores,want", [(2.0, 2, 2), (1.8, 2, 2), (1.4, 2, 1), (1.0, 2, 1), (0.1, 2, 1),
-                                              (13.2, 16, 13), (20.0, 16, 16)])
+@pytest.mark.parametrize(
+    "free,cores,want", [(2.0, 2, 2), (1.8, 2, 2), (1.4, 2, 1), (1.0, 2, 1), (0.1, 2, 1), (13.2, 16, 13), (20.0, 16, 16)]
+)
 def test_threads_for(free, cores, want):
     assert threads_for(free, cores) == want
 
@@ -118,8 +119,9 @@ def _train_and_hash(threads_at):
     from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 
     torch.manual_seed(0)
-    model = LanguageModel(LanguageModelConfig(vocab_size=40, hidden_size=256, num_layers=2, embedding_size=16,
-                                              dropout=0.1))  # the default model's layers
+    model = LanguageModel(
+        LanguageModelConfig(vocab_size=40, hidden_size=256, num_layers=2, embedding_size=16, dropout=0.1)
+    )  # the default model's layers
     opt = torch.optim.Adam(model.parameters(), 2e-3)
     g = torch.Generator().manual_seed(1)
     for step in range(4):
@@ -148,8 +150,12 @@ def test_the_trainer_runs_on_the_requested_threads_and_gives_the_count_back():
 
     torch.set_num_threads(2)
     seen = []
-    trainer = Trainer(Regressor(), TrainConfig(max_steps=3, batch_size=8, threads=1, progress=False),
-                      step_fn=mse_step, callbacks=[lambda t: seen.append(torch.get_num_threads())])
+    trainer = Trainer(
+        Regressor(),
+        TrainConfig(max_steps=3, batch_size=8, threads=1, progress=False),
+        step_fn=mse_step,
+        callbacks=[lambda t: seen.append(torch.get_num_threads())],
+    )
     trainer.fit(SeqDataset())
     assert seen == [1, 1, 1] and torch.get_num_threads() == 2
 
@@ -158,9 +164,8 @@ def test_a_collapse_in_throughput_is_reported_once_with_its_cause(monkeypatch):
     import time
 
     from rnnkit.training import TrainConfig, Trainer
-    from tests.training.training_helpers import Regressor, SeqDataset, mse_step
-
     from rnnkit.training import trainer as trainer_module
+    from tests.training.training_helpers import Regressor, SeqDataset, mse_step
 
     machine = FakeMachine(others=1.0)
     monkeypatch.setattr(th, "read_cpu_times", machine)  # other programs keep one of the two cores busy
@@ -173,8 +178,7 @@ def test_a_collapse_in_throughput_is_reported_once_with_its_cause(monkeypatch):
         return mse_step(model, batch)
 
     calls = []
-    trainer = Trainer(Regressor(), TrainConfig(max_steps=16, batch_size=8, log_every=2, progress=False),
-                      step_fn=step)
+    trainer = Trainer(Regressor(), TrainConfig(max_steps=16, batch_size=8, log_every=2, progress=False), step_fn=step)
     with pytest.warns(RuntimeWarning, match=r"under half of the .* it reached earlier") as caught:
         trainer.fit(SeqDataset(n=64))
     slow = [str(w.message) for w in caught if "under half" in str(w.message)]

@@ -24,24 +24,33 @@ def _scripted(values):
 
 
 def _fit(values, tmp_path=None, callbacks=(), **cfg):
-    cfg = {"max_steps": 2 * len(values), "batch_size": 4, "val_every": 2, "log_every": 100, "progress": False,
-           "out_dir": None if tmp_path is None else str(tmp_path), **cfg}
+    cfg = {
+        "max_steps": 2 * len(values),
+        "batch_size": 4,
+        "val_every": 2,
+        "log_every": 100,
+        "progress": False,
+        "out_dir": None if tmp_path is None else str(tmp_path),
+        **cfg,
+    }
     # validation data: one batch of 4 samples, so each validation calls eval_fn once
-    trainer = Trainer(Regressor(), TrainConfig(**cfg), step_fn=mse_step, eval_fn=_scripted(values),
-                      callbacks=callbacks)
+    trainer = Trainer(Regressor(), TrainConfig(**cfg), step_fn=mse_step, eval_fn=_scripted(values), callbacks=callbacks)
     return trainer.fit(SeqDataset(), SeqDataset(n=4, seed=1))
 
 
-@pytest.mark.parametrize("mode,values,stop_at", [
-    ("min", [3.0, 2.0, 2.5, 2.1, 1.0, 0.5], 8),  # best at validation 2; 3 and 4 are worse: stop at step 8
-    ("max", [1.0, 2.0, 1.5, 1.9, 3.0, 4.0], 8),
-    ("min", [3.0, 2.0, 2.5, 1.0, 2.1, 0.5], 12),  # validations 4 and 6 improve: the count starts again
-])
+@pytest.mark.parametrize(
+    "mode,values,stop_at",
+    [
+        ("min", [3.0, 2.0, 2.5, 2.1, 1.0, 0.5], 8),  # best at validation 2; 3 and 4 are worse: stop at step 8
+        ("max", [1.0, 2.0, 1.5, 1.9, 3.0, 4.0], 8),
+        ("min", [3.0, 2.0, 2.5, 1.0, 2.1, 0.5], 12),  # validations 4 and 6 improve: the count starts again
+    ],
+)
 def test_early_stopping_after_patience_validations_without_improvement(mode, values, stop_at):
     t = _fit(values, monitor_mode=mode, early_stopping_patience=2)
     assert t.step == stop_at and t.should_stop == (stop_at < 2 * len(values))
     assert [r["step"] for r in t.history] == list(range(2, stop_at + 1, 2))  # no extra validation at the end
-    assert t.best == (min if mode == "min" else max)(values[:stop_at // 2])
+    assert t.best == (min if mode == "min" else max)(values[: stop_at // 2])
 
 
 def test_no_early_stopping_without_patience():
@@ -51,9 +60,11 @@ def test_no_early_stopping_without_patience():
 
 def test_best_holds_the_best_validation_weights_and_last_the_final_ones(tmp_path):
     snapshots = {}
-    t = _fit([3.0, 1.0, 2.0, 2.5], tmp_path,
-             callbacks=[lambda tr: snapshots.__setitem__(tr.step, {k: v.clone() for k, v in
-                                                                    tr.model.state_dict().items()})])
+    t = _fit(
+        [3.0, 1.0, 2.0, 2.5],
+        tmp_path,
+        callbacks=[lambda tr: snapshots.__setitem__(tr.step, {k: v.clone() for k, v in tr.model.state_dict().items()})],
+    )
     assert load_training_state(tmp_path / "best")["step"] == 4
     assert load_training_state(tmp_path / "last")["step"] == 8
     best, last = Regressor(), Regressor()
@@ -69,8 +80,15 @@ def test_best_holds_the_best_validation_weights_and_last_the_final_ones(tmp_path
 def test_reduce_on_plateau_through_the_trainer():
     lrs = {}
     # validations at steps 2, 4, ..., 12; the metric never improves after the first
-    t = _fit([1.0] * 6, schedule="plateau", plateau_patience=1, plateau_factor=0.5, optimizer="sgd", lr=0.1,
-             callbacks=[lambda tr: lrs.__setitem__(tr.step, tr.optimizer.param_groups[0]["lr"])])
+    t = _fit(
+        [1.0] * 6,
+        schedule="plateau",
+        plateau_patience=1,
+        plateau_factor=0.5,
+        optimizer="sgd",
+        lr=0.1,
+        callbacks=[lambda tr: lrs.__setitem__(tr.step, tr.optimizer.param_groups[0]["lr"])],
+    )
     # patience 1: the lr drops at the 2nd validation without improvement (validations 3 and 5)
     assert lrs[5] == pytest.approx(0.1) and lrs[6] == pytest.approx(0.05)
     assert lrs[9] == pytest.approx(0.05) and lrs[10] == pytest.approx(0.025)
@@ -79,8 +97,16 @@ def test_reduce_on_plateau_through_the_trainer():
 
 def test_reduce_on_plateau_follows_monitor_mode():
     lrs = {}
-    _fit([1.0, 2.0, 3.0, 4.0], schedule="plateau", plateau_patience=0, plateau_factor=0.5, optimizer="sgd", lr=0.1,
-         monitor_mode="max", callbacks=[lambda tr: lrs.__setitem__(tr.step, tr.optimizer.param_groups[0]["lr"])])
+    _fit(
+        [1.0, 2.0, 3.0, 4.0],
+        schedule="plateau",
+        plateau_patience=0,
+        plateau_factor=0.5,
+        optimizer="sgd",
+        lr=0.1,
+        monitor_mode="max",
+        callbacks=[lambda tr: lrs.__setitem__(tr.step, tr.optimizer.param_groups[0]["lr"])],
+    )
     assert lrs[8] == pytest.approx(0.1)  # rising metric under "max": always an improvement
 
 
@@ -113,8 +139,9 @@ def test_monitor_typo_names_the_available_metrics_and_keeps_last(tmp_path):
 
 @pytest.mark.parametrize("field,value", [("val_every", 5), ("early_stopping_patience", 2), ("schedule", "plateau")])
 def test_validation_settings_without_validation_data_warn(field, value):
-    cfg = TrainConfig(**{"max_steps": 2, "batch_size": 4, "log_every": 100, "progress": False, "val_every": None,
-                         field: value})
+    cfg = TrainConfig(
+        **{"max_steps": 2, "batch_size": 4, "log_every": 100, "progress": False, "val_every": None, field: value}
+    )
     with pytest.warns(UserWarning, match=f"{field}=.* but no validation data"):
         Trainer(Regressor(), cfg, step_fn=mse_step).fit(SeqDataset())
 
@@ -167,8 +194,9 @@ def test_full_bptt_on_padded_batches_with_lengths_ignores_the_padding():
     def run(pad):
         torch.manual_seed(0)
         model = Regressor()
-        cfg = TrainConfig(max_steps=8, batch_size=6, optimizer="adam", lr=1e-2, val_every=4, log_every=100,
-                          progress=False)
+        cfg = TrainConfig(
+            max_steps=8, batch_size=6, optimizer="adam", lr=1e-2, val_every=4, log_every=100, progress=False
+        )
         trainer = Trainer(model, cfg, step_fn=padded_step, collate_fn=lambda s: pad_collate(s, pad))
         trainer.fit(Ragged(), Ragged(n=8, seed=1))
         return model, trainer

@@ -55,8 +55,7 @@ def select_engine(layer, batch, requested: str, weights: Optional[WeightPlan] = 
     engine = ENGINES[check_engine_name(requested)]
     reason = engine.unavailable_reason(layer, batch, weights)
     if reason is not None:
-        raise InvalidValueError(
-            f"engine={requested!r} cannot run this layer: {reason}; use engine='auto' or 'loop'")
+        raise InvalidValueError(f"engine={requested!r} cannot run this layer: {reason}; use engine='auto' or 'loop'")
     return engine
 
 

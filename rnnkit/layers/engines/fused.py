@@ -77,10 +77,7 @@ class FusedEngine(Engine):
         first = cells[0]
         mode = kernel_mode(first)
         if mode is None:
-            return (
-                f"it runs only the stock cells (ElmanCell, LSTMCell, GRUCell), "
-                f"not {type(first).__name__}"
-            )
+            return f"it runs only the stock cells (ElmanCell, LSTMCell, GRUCell), not {type(first).__name__}"
         if any(_signature(c) != _signature(first) for c in cells):
             return "its layers do not all use the same cell configuration"
         dtypes = {t.dtype for row in weights for w in row for t in w if t is not None}
@@ -148,8 +145,10 @@ def _cpu_autocast_failure(mode: str, projected: bool, dtype: torch.dtype) -> Opt
                     with torch.set_grad_enabled(training):
                         _KERNELS[mode](x, hx, weights, True, 1, 0.0, training, False, False)
         except RuntimeError as error:
-            reason = (f"torch's fused {mode} kernel fails under CPU autocast to {dtype} on this machine "
-                      f"({str(error).splitlines()[0]})")
+            reason = (
+                f"torch's fused {mode} kernel fails under CPU autocast to {dtype} on this machine "
+                f"({str(error).splitlines()[0]})"
+            )
             warnings.warn(f"{reason}; engine='auto' runs the loop engine instead", stacklevel=2)
         _AUTOCAST_TRIED[key] = reason
     return _AUTOCAST_TRIED[key]

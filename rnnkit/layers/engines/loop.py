@@ -49,8 +49,13 @@ class LoopEngine(Engine):
 def run_layers(layer, batch: SequenceBatch, state: LayerState, weights: WeightPlan):
     """Run every layer and direction of ``layer`` step by step; the :class:`Engine` ``run`` contract."""
     output, final_state = run_stack(
-        layer.cell_grid(), weights, batch.time_major, state, batch.lengths,
-        dropout=layer.dropout if layer.training else 0.0, hooks=layer.step_hooks(),
+        layer.cell_grid(),
+        weights,
+        batch.time_major,
+        state,
+        batch.lengths,
+        dropout=layer.dropout if layer.training else 0.0,
+        hooks=layer.step_hooks(),
     )
     if batch.packed is not None:
         return repack_like(output, batch.packed), final_state
