@@ -35,6 +35,7 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from .._checks import InvalidTypeError, InvalidValueError, describe
 from ..layers import Recurrent
 from ..layers.sequences import check_lengths, reverse_padded
+from ..training.data import to_device
 
 __all__ = ["GradientFlow", "record_gradient_flow", "trainer_gradient_flow"]
 
@@ -102,7 +103,7 @@ def trainer_gradient_flow(trainer, batch, state=None) -> GradientFlow:
     ``batch`` as the step function takes it (under TBPTT a chunk ``(x, y, reset)``, run from
     ``state``); it is moved to the model's device first.
     """
-    batch = _to_device(batch, next(trainer.model.parameters()).device)
+    batch = to_device(batch, next(trainer.model.parameters()).device)
     if trainer.tbptt is not None or trainer.config.bptt is not None:
         return record_gradient_flow(trainer.model, lambda m: trainer.step_fn(m, batch, state)[0])
     return record_gradient_flow(trainer.model, lambda m: _loss_of(trainer.step_fn(m, batch)))
@@ -147,15 +148,3 @@ def _norms(call: _Call, grads, directions: int) -> Tensor:
 
 def _loss_of(out):
     return out[0] if isinstance(out, (tuple, list)) else out
-
-
-def _to_device(item, device):
-    if device.type == "cpu":
-        return item
-    if isinstance(item, Tensor):
-        return item.to(device, non_blocking=True)
-    if isinstance(item, (tuple, list)):
-        return type(item)(_to_device(v, device) for v in item)
-    if isinstance(item, dict):
-        return {k: _to_device(v, device) for k, v in item.items()}
-    return item

@@ -3,13 +3,15 @@
 from .engines import ENGINES, Engine, register_engine, select_engine
 from .recurrent import Recurrent
 from .sequences import SequenceBatch, check_lengths
-from .stock import GRU, LSTM, RNN
+from .stock import GRU, LSTM, RNN, STOCK_LAYERS, stock_layer
 
 __all__ = [
     "Recurrent",
     "RNN",
     "LSTM",
     "GRU",
+    "STOCK_LAYERS",
+    "stock_layer",
     "Engine",
     "ENGINES",
     "register_engine",

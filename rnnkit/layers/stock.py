@@ -89,3 +89,22 @@ class GRU(Recurrent):
             factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, engine=engine
         )
         self.bias = bool(bias)
+
+
+STOCK_LAYERS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}  # the names models and the command line use
+
+
+def stock_layer(
+    cell: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0, **kwargs
+) -> Recurrent:
+    """A batch-first stock layer by name (``"lstm"``, ``"gru"``, ``"rnn"``), as models build them.
+
+    ``dropout`` applies between stacked layers, so it is passed on only when there are several
+    (torch.nn and rnnkit warn that it does nothing on one layer); ``kwargs`` go to the layer
+    (``bidirectional``, ``engine``...).
+    """
+    if cell not in STOCK_LAYERS:
+        raise InvalidValueError(f"cell must be one of {list(STOCK_LAYERS)}, got {cell!r}")
+    return STOCK_LAYERS[cell](
+        input_size, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0, **kwargs
+    )

@@ -44,10 +44,10 @@ from .._checks import (
 from ..cells.base import State
 from ..data.corpus import PathLike
 from ..data.vocab import Vocabulary
-from ..layers import GRU, LSTM, RNN
+from ..layers import STOCK_LAYERS, stock_layer
 from .format import ModelFolder, read_model, save_model
 
-CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+CELLS = STOCK_LAYERS  # the cell names a LanguageModelConfig takes
 MODEL_TYPE = "language_model"  # in config.json; read by rnnkit.load (models/format.py)
 VOCAB_NAME = "vocab.json"
 
@@ -124,13 +124,7 @@ class LanguageModel(nn.Module):
         c = config
         self.embedding = nn.Embedding(c.vocab_size, c.embedding_size)
         self.drop = nn.Dropout(c.dropout)
-        self.rnn = CELLS[c.cell](
-            c.embedding_size,
-            c.hidden_size,
-            c.num_layers,
-            batch_first=True,
-            dropout=c.dropout if c.num_layers > 1 else 0.0,
-        )
+        self.rnn = stock_layer(c.cell, c.embedding_size, c.hidden_size, c.num_layers, c.dropout)
         out_features = c.hidden_size
         self.project: Optional[nn.Linear] = None
         if c.tie_weights and c.embedding_size != c.hidden_size:

@@ -19,9 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from .._checks import boolean, choice, in_range, non_negative_float, non_negative_int, positive_float, positive_int
+from ..layers import STOCK_LAYERS
 from .heads import HEADS
 
-CELLS = ("lstm", "gru", "rnn")
+CELLS = tuple(STOCK_LAYERS)  # "lstm", "gru", "rnn"
 STRATEGIES = ("direct", "autoregressive")
 
 

@@ -31,11 +31,9 @@ from typing import Dict, Tuple, Type
 import torch
 from torch import Tensor, nn
 
-from ..layers import GRU, LSTM, RNN
+from ..layers import stock_layer
 from .config import NetworkConfig
 from .heads import HEADS
-
-RNN_LAYERS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 
 
 class ForecastNet(nn.Module):
@@ -54,13 +52,7 @@ class ForecastNet(nn.Module):
         self.head = HEADS[cfg.head](cfg.level)
         self.K = self.head.n_params
         self.n_level = 2 * n_targets if cfg.window_norm and cfg.level_inputs else 0
-        self.rnn = RNN_LAYERS[cfg.cell](
-            self.rnn_inputs,
-            cfg.hidden_size,
-            cfg.num_layers,
-            batch_first=True,
-            dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
-        )
+        self.rnn = stock_layer(cfg.cell, self.rnn_inputs, cfg.hidden_size, cfg.num_layers, cfg.dropout)
 
     @property
     def rnn_inputs(self) -> int:
@@ -145,4 +137,4 @@ def pad_future(block: Tensor, H: int) -> Tensor:
     return torch.cat([block, pad], dim=1)
 
 
-__all__ = ["ForecastNet", "build_network", "strategy_class", "window_loss", "pad_future", "RNN_LAYERS"]
+__all__ = ["ForecastNet", "build_network", "strategy_class", "window_loss", "pad_future"]

@@ -4,6 +4,15 @@ Start with :class:`Trainer` and :class:`TrainConfig`; ``docs/training.md`` walks
 Lightning (for multi-process training) is imported only when ``devices > 1``.
 """
 
+from ..models.scheduled_sampling import (
+    SamplingSchedule,
+    TeacherForcing,
+    exponential_decay,
+    inverse_sigmoid_decay,
+    linear_decay,
+    mix_inputs,
+    teacher_mask,
+)
 from .checkpoint import (
     CheckpointError,
     atomic_write_bytes,
@@ -17,7 +26,6 @@ from .config import TrainConfig
 from .data import ShuffledBatches, StreamDataset
 from .nan_guard import NonFiniteError, NonFiniteGuard, NonFiniteWarning
 from .optim import build_optimizer, build_scheduler, lr_factor
-from .scheduled_sampling import SamplingSchedule, TeacherForcing, exponential_decay, inverse_sigmoid_decay, linear_decay
 from .tbptt import WindowedTBPTT, detach_state, reset_state, split_time
 from .trainer import Trainer, seed_everything
 
@@ -41,6 +49,8 @@ __all__ = [
     "linear_decay",
     "exponential_decay",
     "inverse_sigmoid_decay",
+    "mix_inputs",
+    "teacher_mask",
     "save_checkpoint",
     "load_model_weights",
     "load_training_state",

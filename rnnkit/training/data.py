@@ -30,7 +30,7 @@ from torch.utils.data import Dataset, default_collate
 
 from .._checks import InvalidTypeError, InvalidValueError, describe
 
-__all__ = ["ShuffledBatches", "StreamDataset"]
+__all__ = ["ShuffledBatches", "StreamDataset", "to_device"]
 
 
 class _Source:
@@ -295,3 +295,16 @@ class StreamDataset(_Source):
                 if j == 0:
                     reset[:] = True
             yield x, y, reset
+
+
+def to_device(item, device):
+    """``item`` (a tensor, or tuples, lists and dicts of them) moved to ``device``; unchanged on CPU."""
+    if device is None or device.type == "cpu":
+        return item
+    if isinstance(item, Tensor):
+        return item.to(device, non_blocking=True)
+    if isinstance(item, (tuple, list)):
+        return type(item)(to_device(v, device) for v in item)
+    if isinstance(item, dict):
+        return {k: to_device(v, device) for k, v in item.items()}
+    return item

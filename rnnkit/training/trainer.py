@@ -40,6 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import InvalidTypeError, InvalidValueError, describe
+from ..models.scheduled_sampling import TeacherForcing
 from .checkpoint import (
     capture_rng,
     find_checkpoint,
@@ -50,13 +51,12 @@ from .checkpoint import (
 )
 from .clipping import clip_gradients
 from .config import RESUME_MAY_CHANGE, TrainConfig, resume_conflicts
-from .data import ShuffledBatches, StreamDataset
+from .data import ShuffledBatches, StreamDataset, to_device
 from .distributed import launch_fabric, wants_distributed
 from .logging import CSVLogger, LogWindow, ProgressBar, TensorBoardLogger
 from .nan_guard import NonFiniteGuard
 from .optim import build_optimizer, build_scheduler
 from .resume import check_resume
-from .scheduled_sampling import TeacherForcing
 from .tbptt import WindowedTBPTT, reset_state, state_is_finite
 from .threads import ThreadGovernor
 
@@ -337,7 +337,7 @@ class Trainer:
         kept = len(self.tbptt.kept)  # on resume: the chunks just before the cursor, re-read
         if kept and not self.tbptt.kept[0]:
             it = self.source.iter_from(self.cursor - kept)
-            chunks = [_to_device(item, self.device) for _, item in zip(range(kept), it)]
+            chunks = [to_device(item, self.device) for _, item in zip(range(kept), it)]
             self.tbptt.kept = [(chunk, chunk[2]) for chunk in chunks]  # as _update hands them to run()
             return it
         return self.source.iter_from(self.cursor)
@@ -347,7 +347,7 @@ class Trainer:
         cfg, model, opt = self.config, self._train_model, self.optimizer
         if self.teacher_forcing is not None:
             self.teacher_forcing.step = self.epoch if cfg.teacher_forcing_unit == "epoch" else self.step
-        item = _to_device(item, self.device)
+        item = to_device(item, self.device)
         model.train()
         with self._autocast():
             if self.tbptt is None:
@@ -421,7 +421,7 @@ class Trainer:
         source.begin_epoch()
         try:
             for item in source.iter_from(0):
-                item = _to_device(item, self.device)
+                item = to_device(item, self.device)
                 with self._autocast():
                     if isinstance(source, StreamDataset):
                         state = reset_state(state, item[2], self.config.state_batch_dim)
@@ -564,7 +564,7 @@ class Trainer:
         self.train_seconds = float(state.get("train_seconds", 0.0))
         self.source.load_state_dict(state["data"])
         if self.tbptt is not None and state["tbptt"] is not None:
-            self.tbptt.start_state = _to_device(state["tbptt"]["state"], self.device)
+            self.tbptt.start_state = to_device(state["tbptt"]["state"], self.device)
             self.tbptt.kept = [()] * state["tbptt"]["kept"]  # re-read from the data by _epoch_items
         if self.teacher_forcing is not None and state["teacher_forcing"] is not None:
             self.teacher_forcing.load_state_dict(state["teacher_forcing"])
@@ -665,18 +665,6 @@ def _unwrap(model: nn.Module) -> nn.Module:
         if isinstance(inner, nn.Module) and type(model).__name__ in ("_FabricModule", "DistributedDataParallel")
         else model
     )
-
-
-def _to_device(item, device):
-    if device is None or device.type == "cpu":
-        return item
-    if isinstance(item, Tensor):
-        return item.to(device, non_blocking=True)
-    if isinstance(item, (tuple, list)):
-        return type(item)(_to_device(v, device) for v in item)
-    if isinstance(item, dict):
-        return {k: _to_device(v, device) for k, v in item.items()}
-    return item
 
 
 def _cast_floats(state, dtype):

@@ -189,7 +189,7 @@ def test_resumed_window_chunks_go_through_the_device_transfer(tmp_path, monkeypa
 
     _windowed_run(tmp_path, 3, resume=False)  # a checkpoint at step 3, in the middle of the epoch
     moved = set()
-    real = trainer_module._to_device
+    real = trainer_module.to_device
 
     def spy(item, device):  # a stand-in transfer: copies, and remembers what it produced
         out = real(item, device)
@@ -205,7 +205,7 @@ def test_resumed_window_chunks_go_through_the_device_transfer(tmp_path, monkeypa
         seen.append(all(id(t) in moved for t in chunk))
         return lm_chunk_step(model, chunk, state)
 
-    monkeypatch.setattr(trainer_module, "_to_device", spy)
+    monkeypatch.setattr(trainer_module, "to_device", spy)
     _windowed_run(tmp_path, 5, resume=True, step_fn=step)
     assert len(seen) == 2 * 3  # two updates, each re-running 2 kept chunks and the new one
     assert all(seen), seen
