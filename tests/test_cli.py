@@ -342,17 +342,22 @@ def test_resume_refuses_another_text_and_takes_a_new_time_cap(tmp_path, corpus):
     other.write_text(TEXT.upper(), encoding="utf-8")
     code, text = run("train", "lm", "--text", other, "--out", out, "--resume")
     assert code == 2 and "--text" in error_line(text) and str(corpus.resolve()) in error_line(text)
+    # the run finished its 2 updates: resuming it as it is has nothing to do, and says so
+    code, text = run("train", "lm", "--out", out, "--resume", "--sample-length", 0)
+    assert code == 2 and "finished all 2 of its --max-steps 2 updates" in error_line(text)
     # the time budget is only a cap (the schedule follows updates), so a resumed run may lower it
-    code, text = run("train", "lm", "--out", out, "--resume", "--time-budget", 30, "--sample-length", 0)
+    code, text = run(
+        "train", "lm", "--out", out, "--resume", "--time-budget", 30, "--max-steps", 3, "--sample-length", 0
+    )
     assert code == 0, text
     assert json.loads((out / "run_settings.json").read_text())["recipe"]["time_budget"] == 30
     moved = tmp_path / "moved.txt"
     shutil.move(corpus, moved)  # the same text at another path is the same run's text
-    code, text = run("train", "lm", "--text", moved, "--out", out, "--resume", "--max-steps", 3, "--sample-length", 0)
+    code, text = run("train", "lm", "--text", moved, "--out", out, "--resume", "--max-steps", 4, "--sample-length", 0)
     assert code == 0, text
-    assert json.loads((out / "summary.json").read_text())["steps"] == 3
+    assert json.loads((out / "summary.json").read_text())["steps"] == 4
     moved.write_text(TEXT + "more\n", encoding="utf-8")  # the file itself changed since the run started
-    code, text = run("train", "lm", "--text", moved, "--out", out, "--resume")
+    code, text = run("train", "lm", "--text", moved, "--out", out, "--resume", "--max-steps", 5)
     assert code == 2 and "has changed since the run started" in error_line(text)
 
 
@@ -395,7 +400,7 @@ def test_resume_with_nothing_to_resume_starts_a_new_run_and_says_so(tmp_path, co
         "train", "lm", "--text", corpus, "--out", out, "--resume", "--max-steps", 2, "--sample-length", 0, *TINY
     )
     assert code == 0, stdout + stderr
-    assert f"note: nothing to resume in {out} (no checkpoint yet): starting the run from the beginning" in stdout
+    assert f"note: nothing to resume in {out} (no run there yet): starting the run from the beginning" in stdout
     assert stderr == ""
     assert json.loads((out / "summary.json").read_text())["steps"] == 2
 
@@ -448,7 +453,7 @@ def test_bad_text_files_give_one_clear_line(tmp_path, make, pattern):
         (["--dropout", "1.5"], "dropout"),
         (["--cell", "transformer"], "cell"),
         (["--time-budget", "0"], "time_budget"),
-        (["--sample-length", "-1"], "--sample-length must be >= 0"),
+        (["--sample-length", "-1"], "--sample-length must be an int >= 0"),
         (["--seed", "-1"], "seed must be an int >= 0, got -1"),
     ],
 )
@@ -558,8 +563,8 @@ def test_a_bug_keeps_its_traceback(trained, monkeypatch):
     "args,pattern",
     [
         (["--temperature", "-1"], "temperature must be"),
-        (["--top-p", "2"], "top_p must be"),
-        (["--top-k", "0"], "top_k must be"),
+        (["--top-p", "2"], "--top-p must be"),
+        (["--top-k", "0"], "--top-k must be"),
         (["--length", "-1"], "length must be an int >= 0"),
         (["--seed", "-1"], "seed must be an int >= 0, got -1"),
     ],
@@ -629,3 +634,19 @@ def test_the_same_command_and_seed_give_bitwise_identical_weights(tmp_path):
         assert torch.equal(first[key], second[key]), key
     runs = [json.loads((tmp_path / n / "summary.json").read_text()) for n in ("first", "second")]
     assert runs[0]["val_loss"] == runs[1]["val_loss"] and runs[0]["steps"] == 6
+
+
+def test_overwrite_replaces_a_run_only_when_the_new_one_is_done(tmp_path, trained):
+    out = copy_of(trained, tmp_path)
+    corpus = trained[1]
+    code, text = run("train", "lm", "--text", corpus, "--out", out, "--max-steps", 2, "--sample-length", 0, *TINY)
+    assert code == 2 and "--resume" in error_line(text) and "--overwrite" in error_line(text)
+    code, text = run(
+        "train", "lm", "--text", corpus, "--out", out, "--overwrite", "--max-steps", 2, "--sample-length", 0, *TINY
+    )
+    assert code == 0, text
+    assert json.loads((out / "config.json").read_text())["config"]["hidden_size"] == 16  # the new model
+    assert json.loads((out / "summary.json").read_text())["steps"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy"]  # the staging folder is gone
+    code, text = run("generate", out, "--length", 5, "--seed", 0)
+    assert code == 0, text

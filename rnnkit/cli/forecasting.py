@@ -11,7 +11,7 @@ from .._checks import InvalidValueError
 from ..timeseries.config import ForecasterConfig
 from .app import app, train_app
 from .errors import user_errors_as_one_line
-from .options import existing_file, from_config, output_folder
+from .options import check_options, exclusive, existing_file, from_config, output_file, output_folder
 
 FREQ_HELP = (
     "Frequency of the file's timestamps: a pandas alias (D, W-SUN, MS, ME, QS, YS, h; MS+14D for the "
@@ -32,6 +32,19 @@ def _spec(
 ):
     from ..tasks.forecasting import SeriesSpec, parse_targets
 
+    check_options(fill=fill, freq=freq)
+    exclusive(csv=csv, dataset=dataset)
+    if csv is None:
+        for flag, value in (("--time-col", time_col), ("--target", target)):
+            if value is not None:
+                raise InvalidValueError(
+                    f"{flag} names a column of --csv, and no --csv was given"
+                    + ("" if dataset is None else f" (--dataset {dataset} has its own columns)")
+                )
+    if dataset is not None:
+        from ..timeseries.datasets import dataset_info
+
+        dataset_info(dataset)  # an unknown name is refused here, listing the bundled ones
     return SeriesSpec(
         csv=existing_file(csv, "CSV file"),
         dataset=dataset,
@@ -85,6 +98,12 @@ def train_forecast(
         help="Continue an interrupted run in --out exactly, from its "
         "last resume point (same options; --max-epochs may change).",
     ),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Replace the forecaster in --out with a new one. The new run trains beside it and replaces it "
+        "only when it has finished; until then the old model is untouched.",
+    ),
 ) -> None:
     """Train a forecaster on a series and plot a forecast from its end.
 
@@ -92,6 +111,8 @@ def train_forecast(
     verbs then use by default."""
     from ..tasks.forecasting import train_forecaster
 
+    check_options(horizon=horizon, input_length=input_length, max_epochs=max_epochs, seed=seed)
+    exclusive(resume=resume, overwrite=overwrite)
     output_folder(out)
     spec = _spec(csv, time_col, target, fill, freq, dataset)
     info = train_forecaster(
@@ -103,7 +124,9 @@ def train_forecast(
         max_epochs=max_epochs,
         seed=seed,
         resume=resume,
+        overwrite=overwrite,
         progress=None,
+        log=typer.echo,
     )
     if info["resumed_from"] is not None:
         typer.echo(f"resumed at epoch {info['resumed_from']}")
@@ -134,7 +157,10 @@ def forecast(
     """Forecast the steps after the end of a history; intervals included."""
     from ..tasks.forecasting import forecast_to_csv
 
-    spec = _spec(csv, time_col, target, fill, freq) if csv is not None else None
+    check_options(horizon=horizon)
+    output_file(out)
+    spec = _spec(csv, time_col, target, fill, freq)  # checks every option, with or without --csv
+    spec = spec if csv is not None else None
     info = forecast_to_csv(str(model_dir), spec, horizon, str(out))
     typer.echo(f"wrote {info['rows']} rows to {info['csv']} (columns: {', '.join(info['columns'])})")
     if info["plot"]:
@@ -182,6 +208,7 @@ def backtest(
     see the future. Prints MAE, RMSE, sMAPE, MAPE and MASE per model, averaged over the origins."""
     from ..tasks.forecasting import run_backtest
 
+    check_options(horizon=horizon, stride=stride, season_length=season_length)
     if out is not None:
         output_folder(out)
     spec = _spec(csv, time_col, target, fill, freq, dataset)
@@ -229,6 +256,8 @@ def detect(
     residuals on the model's training series; a point is flagged above 4."""
     from ..tasks.forecasting import run_detect
 
+    check_options(calibrate=calibrate)
+    output_file(out)
     spec = _spec(csv, time_col, target, fill, freq)
     frame, result, source = run_detect(str(model_dir), spec, calibrate, None if out is None else str(out))
     flagged = [str(t) for t, f in zip(frame.time, result.flags, strict=True) if f]

@@ -8,11 +8,11 @@ from typing import Optional
 
 import typer
 
-from .._checks import InvalidValueError, MissingFileError
+from .._checks import MissingFileError
 from ..tasks.language_modeling import LanguageModelRecipe as Recipe
 from .app import app, train_app
 from .errors import user_errors_as_one_line
-from .options import existing_file, from_config, given, output_folder
+from .options import check_options, exclusive, existing_file, from_config, given, output_folder
 
 # what `train lm` passes to the recipe, in the recipe's names (out and resume are handled apart)
 RECIPE_OPTIONS = (
@@ -61,6 +61,7 @@ def train_lm(
     val_every: int = from_config(Recipe, "val_every"),
     threads: Optional[int] = from_config(Recipe, "threads"),
     resume: bool = from_config(Recipe, "resume"),
+    overwrite: bool = from_config(Recipe, "overwrite"),
     sample_length: int = typer.Option(
         300, "--sample-length", help="Tokens of the sample printed at the end (0: none)."
     ),
@@ -74,8 +75,8 @@ def train_lm(
     from ..tasks.language_modeling import resume_recipe, train_language_model
     from ..training.threads import ThreadGovernor
 
-    if sample_length < 0:
-        raise InvalidValueError(f"--sample-length must be >= 0 (0: no sample), got {sample_length}")
+    check_options(sample_length=sample_length, threads=threads, seed=seed)
+    exclusive(resume=resume, overwrite=overwrite)
     output_folder(out)
     options = {name: value for name, value in locals().items() if name in RECIPE_OPTIONS}
     options["text"] = existing_file(text, "text file")
@@ -83,7 +84,7 @@ def train_lm(
     if resume:  # the run's own settings, with only the options given now changed (or refused)
         recipe = resume_recipe(out, threads=threads, **{k: v for k, v in options.items() if given(ctx, k)})
     if recipe is None:
-        recipe = Recipe(**options, out=str(out), resume=resume, threads=threads)
+        recipe = Recipe(**options, out=str(out), resume=resume, overwrite=overwrite, threads=threads)
     summary = train_language_model(recipe, log=lambda m: typer.echo(m))
     tokenizer = tokenizer_type(recipe.level)
     unit = tokenizer.unit
@@ -139,6 +140,7 @@ def generate(
     from ..models.generation import stream_text
     from ..training.threads import ThreadGovernor
 
+    check_options(length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, threads=threads)
     model = load_language_model(model_dir)
     pieces = stream_text(model, prompt, length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
     with ThreadGovernor(threads or GENERATION_THREADS):
@@ -168,6 +170,7 @@ def evaluate(
     from ..data.tokenizers import tokenizer_type
     from ..tasks.language_modeling import evaluate_language_model
 
+    check_options(threads=threads)
     load_language_model(model_dir)  # checks the folder first, with a clear message
     result = evaluate_language_model(str(model_dir), existing_file(text, "text file"), threads=threads)
     per_character = tokenizer_type(result["level"]).tokens_are_characters

@@ -9,11 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Dict, Optional
 
 import typer
 
-from .._checks import MissingFileError, NotAFileError, NotAFolderError
+from .._checks import (
+    InvalidValueError,
+    MissingFileError,
+    NotAFileError,
+    NotAFolderError,
+    choice,
+    in_range,
+    non_negative_float,
+    non_negative_int,
+    positive_int,
+)
 
 
 def config_default(config_class: type, name: str) -> Any:
@@ -59,3 +69,84 @@ def given(ctx: typer.Context, name: str) -> bool:
     """Whether the option ``name`` was given on the command line (not left at its default)."""
     source = ctx.get_parameter_source(name)
     return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+# ---- one rule per option, the same on every verb ------------------------------------------------
+
+
+def _fill(flag: str, value: object) -> object:
+    from ..timeseries.frame import FILL_METHODS
+
+    return choice(flag, value, FILL_METHODS)
+
+
+def _freq(flag: str, value: object) -> object:
+    from ..timeseries.frequency import date_offset
+
+    text = str(value).strip()
+    if not text.isdigit():
+        try:
+            date_offset(text)
+        except InvalidValueError as err:
+            raise InvalidValueError(f"{flag} {err}") from None
+    elif int(text) < 1:
+        raise InvalidValueError(f"{flag} as an int step must be >= 1, got {text}")
+    return value
+
+
+def _fraction(flag: str, value: object) -> float:
+    return in_range(flag, value, 0.0, 1.0, low_open=True, high_open=True)
+
+
+def _probability(flag: str, value: object) -> float:
+    return in_range(flag, value, 0.0, 1.0, low_open=True)
+
+
+# option name (the function parameter) -> its check, called with the flag as the name
+OPTION_RULES: Dict[str, Callable[[str, object], object]] = {
+    "seed": non_negative_int,
+    "threads": positive_int,
+    "horizon": positive_int,
+    "stride": positive_int,
+    "season_length": positive_int,
+    "max_epochs": positive_int,
+    "input_length": non_negative_int,
+    "length": non_negative_int,
+    "sample_length": non_negative_int,
+    "top_k": positive_int,
+    "top_p": _probability,
+    "temperature": non_negative_float,
+    "calibrate": _fraction,
+    "fill": _fill,
+    "freq": _freq,
+}
+
+
+def check_options(**values: object) -> None:
+    """Check each given option (None: not given) by its rule in :data:`OPTION_RULES`; the error
+    names the option as the user typed it (``--top-k must be an int >= 1, got 0``)."""
+    for name, value in values.items():
+        if value is not None:
+            OPTION_RULES[name]("--" + name.replace("_", "-"), value)
+
+
+def exclusive(**given: object) -> None:
+    """Refuse two or more of the options ``given`` (name -> value; None or False: not given) together."""
+    present = ["--" + name.replace("_", "-") for name, value in given.items() if value not in (None, False)]
+    if len(present) > 1:
+        raise InvalidValueError(f"{' and '.join(present)} exclude each other: give one of them")
+
+
+def output_file(path: Optional[Path], option: str = "--out") -> Optional[Path]:
+    """``path`` if a command may write its result there: not a folder, and not an existing file of a
+    model folder (``--out RUN/model.safetensors`` would destroy the model)."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise NotAFileError(f"{option} {path} is a folder; give a file name for the output")
+    if path.exists() and (path.parent / "config.json").is_file():
+        raise InvalidValueError(
+            f"{option} {path} would replace a file of the model folder {path.parent}: "
+            "choose a new file name or a path outside the model folder"
+        )
+    return path

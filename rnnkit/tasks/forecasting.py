@@ -13,7 +13,7 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Callable, Dict, List, Optional, Union
 
 from .._checks import FileFormatError, InvalidValueError, MissingFileError, in_range, positive_int
 from ..data.atomic import atomic_write
@@ -130,7 +130,9 @@ def train_forecaster(
     max_epochs: int = ForecasterConfig.epochs,
     seed: int = ForecasterConfig.seed,
     resume: bool = False,
+    overwrite: bool = False,
     progress: Optional[bool] = False,
+    log: Callable[[str], None] = print,
 ) -> Dict[str, object]:
     """Fit a Forecaster on the whole series, save it to ``out`` with a forecast plot.
 
@@ -139,20 +141,27 @@ def train_forecaster(
     logs. ``resume=True`` continues from it exactly; a run given other options (or another series)
     is refused, naming each option with its saved and given value (only ``max_epochs`` may change,
     :mod:`rnnkit.training.resume`). The checkpoint is removed once the model is saved; the logs move
-    into ``out``.
+    into ``out``. A folder that already holds a forecaster needs ``resume`` or ``overwrite``
+    (:func:`~rnnkit.training.run_folder.plan_run_folder`); everything is checked before anything
+    is written, so a refused run changes nothing.
     """
-    import warnings
-
-    from ..timeseries.forecaster import Forecaster
+    from ..timeseries.forecaster import MODEL_TYPE, Forecaster
     from ..timeseries.plots import plot_forecast
     from ..training.checkpoint import find_checkpoint, load_training_state
     from ..training.resume import check_resume
+    from ..training.run_folder import plan_run_folder
 
+    plan = plan_run_folder(
+        out,
+        MODEL_TYPE,
+        resume=resume,
+        overwrite=overwrite,
+        checkpoint_dirs=(f"{CHECKPOINT_DIR}/last",),
+        finished=_forecaster_finished,
+        log=log,
+    )
     frame = spec.load()
     config = ForecasterConfig(cell=cell, horizon=horizon, input_length=input_length, epochs=max_epochs, seed=seed)
-    out_dir = Path(out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InvalidValueError(f"--out {out_dir} is a file, not a folder")
     # the file by its absolute path, so that the folder's series is found from any working directory
     record = {
         "csv": str(Path(spec.csv).resolve()) if spec.csv else None,
@@ -171,26 +180,24 @@ def train_forecaster(
         "seed": seed,
         "rows": len(frame),
     }
+    out_dir = plan.work
     ckpt = out_dir / CHECKPOINT_DIR
-    if resume:
-        found = find_checkpoint(ckpt / "last")
-        if found is None:
-            warnings.warn(f"--resume: no checkpoint in {out_dir}, starting a fresh run", stacklevel=2)
-            resume = False
-        else:  # the one statement of resume rules, in the command line's names
-            check_resume(
-                load_training_state(found).get("settings") or {},
-                options,
-                str(out_dir),
-                label=lambda name: OPTION_NAMES.get(name, name),
-                show=lambda name, value: "unset" if value is None else repr(value),
-                how_to="give the options it was started with (only --max-epochs may change), or another --out",
-            )
+    found = find_checkpoint(ckpt / "last") if plan.resuming else None
+    if found is not None:  # the one statement of resume rules, in the command line's names
+        check_resume(
+            load_training_state(found).get("settings") or {},
+            options,
+            str(plan.target),
+            label=lambda name: OPTION_NAMES.get(name, name),
+            show=lambda name, value: "unset" if value is None else repr(value),
+            how_to="give the options it was started with (only --max-epochs may change), or another --out",
+        )
     model = Forecaster(config)
+    plan.create()  # every check has passed: from here on the run writes
     model.fit(
         frame,
         checkpoint_dir=ckpt,
-        resume=resume,
+        resume=found is not None,
         checkpoint_every=CHECKPOINT_EVERY,
         settings=options,
         progress=progress,
@@ -201,22 +208,35 @@ def train_forecaster(
             (ckpt / name).replace(out_dir / name)
     shutil.rmtree(ckpt, ignore_errors=True)
     forecast = model.predict(horizon)
-    plot = plot_forecast(
+    plot_forecast(
         frame,
         forecast,
         out_dir / "forecast.png",
         last=max(4 * horizon, 60),
         title=f"{', '.join(frame.target_names)}: {horizon}-step forecast",
     )
+    final = plan.commit()
     return {
         "rows": len(frame),
         "targets": list(frame.target_names),
         "horizon": horizon,
-        "plot": str(plot),
-        "model_dir": str(out_dir),
+        "plot": str(final / "forecast.png"),
+        "model_dir": str(final),
         "resumed_from": model.resumed_from,
         "epochs": model.epochs,
     }
+
+
+def _forecaster_finished(folder: Path) -> Optional[str]:
+    """A finished forecaster run keeps its model and removes its checkpoint: nothing to continue."""
+    from ..training.checkpoint import find_checkpoint
+
+    if find_checkpoint(folder / CHECKPOINT_DIR / "last") is None and (folder / "config.json").is_file():
+        return (
+            "the run finished (its model is saved and its checkpoint was removed); "
+            "--overwrite trains a new one in its place, or choose another --out"
+        )
+    return None
 
 
 def load_model(model_dir: str):
@@ -228,8 +248,6 @@ def load_model(model_dir: str):
     from ..timeseries.forecaster import Forecaster
 
     folder = Path(model_dir)
-    if not folder.is_dir():
-        raise MissingFileError(f"model folder not found: {folder}")
     model_folder = read_model(folder, expected="forecaster")
     if not (folder / SERIES_FILE).is_file():
         raise MissingFileError(f"{folder} holds no {SERIES_FILE}: not a folder written by `rnnkit train forecast`")

@@ -32,7 +32,6 @@ from .._checks import (
     InvalidTypeError,
     InvalidValueError,
     MissingFileError,
-    NotAFolderError,
     choice,
     in_range,
     non_negative_int,
@@ -43,16 +42,19 @@ from .._checks import (
 from ..data import TextStream, Vocabulary, default_corpus, read_text, split_train_val
 from ..data.atomic import atomic_write
 from ..data.tokenizers import TOKENIZERS
-from ..models.language_model import LanguageModel, LanguageModelConfig
+from ..models.language_model import MODEL_TYPE, LanguageModel, LanguageModelConfig
 from ..training import TrainConfig, Trainer
-from ..training.checkpoint import find_checkpoint, load_model_weights
+from ..training.checkpoint import find_checkpoint, load_model_weights, load_training_state
 from ..training.data import StreamDataset
+from ..training.resources import check_fits, count_parameters, training_bytes
 from ..training.resume import RESUME_MAY_CHANGE, check_resume
+from ..training.run_folder import plan_run_folder, resumable_folder
 from ..training.threads import ThreadGovernor
 
 RUN_SETTINGS = "run_settings.json"
 SETTINGS_FORMAT = "rnnkit.language_model_run"
-_NOT_SAVED = ("out", "resume", "progress", "threads")  # where and how this invocation runs, not what it trains
+# where and how this invocation runs, not what it trains
+_NOT_SAVED = ("out", "resume", "overwrite", "progress", "threads")
 
 
 def _help(text: str) -> Dict[str, str]:
@@ -157,6 +159,13 @@ class LanguageModelRecipe:
             "run_settings.json); only how long it runs and how often it validates and checkpoints may change."
         ),
     )
+    overwrite: bool = field(
+        default=False,
+        metadata=_help(
+            "Replace the run in --out with a new one. The new run trains beside it and replaces it only when "
+            "it has finished; until then the old model is untouched."
+        ),
+    )
     progress: Optional[bool] = field(default=None, metadata=_help("Progress bar; default: only on a terminal."))
 
     def __post_init__(self) -> None:
@@ -211,9 +220,10 @@ def _fingerprint(text: str) -> Dict[str, Any]:
     return {"sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(), "characters": len(text)}
 
 
-def write_run_settings(recipe: LanguageModelRecipe, text: str) -> Path:
-    """Record ``recipe`` (every value resolved) and a fingerprint of its text in ``out/run_settings.json``."""
-    path = Path(recipe.out) / RUN_SETTINGS
+def write_run_settings(recipe: LanguageModelRecipe, text: str, folder: Optional[Path] = None) -> Path:
+    """Record ``recipe`` (every value resolved) and a fingerprint of its text in ``run_settings.json``
+    of ``folder`` (default: ``recipe.out``)."""
+    path = Path(recipe.out if folder is None else folder) / RUN_SETTINGS
     doc = {"format": SETTINGS_FORMAT, "version": 1, "recipe": _saved_fields(recipe), "corpus": _fingerprint(text)}
     atomic_write(path, json.dumps(doc, indent=2) + "\n")
     return path
@@ -286,7 +296,7 @@ def resume_recipe(
     value and the given one. The text may be given at
     another path if it is the same text.
     """
-    doc = read_run_settings(out)
+    doc = read_run_settings(resumable_folder(out, ("last",)))
     if doc is None:
         return None
     saved = dict(doc["recipe"])
@@ -358,15 +368,24 @@ def train_language_model(
 
     ``log`` receives progress lines, ``warn`` problems that do not stop the run (a plot that could
     not be drawn). With ``recipe.resume`` the run in ``out`` continues; its saved settings must agree
-    with the recipe (build one with :func:`resume_recipe`). Without a checkpoint to resume from, the
-    run starts from the beginning and ``log`` says so.
+    with the recipe (build one with :func:`resume_recipe`). Everything is checked -- the folder
+    (:func:`~rnnkit.training.run_folder.plan_run_folder`: a folder holding a model needs
+    ``resume`` or ``overwrite``), the text, the settings, the memory the model needs -- before the
+    first file is written; a refused run changes nothing.
     """
-    out = Path(recipe.out)
-    if out.exists() and not out.is_dir():
-        raise NotAFolderError(f"--out {out} is a file; the run needs a folder (it is created if missing)")
-    has_checkpoint = find_checkpoint(out / "last") is not None
-    saved = read_run_settings(out)
-    if recipe.resume:
+    plan = plan_run_folder(
+        recipe.out,
+        MODEL_TYPE,
+        resume=recipe.resume,
+        overwrite=recipe.overwrite,
+        checkpoint_dirs=("last",),
+        finished=lambda folder: _finished(folder, recipe.max_steps),
+        log=log,
+    )
+    out = plan.work
+    has_checkpoint = plan.resuming and find_checkpoint(out / "last") is not None
+    saved = read_run_settings(out) if plan.resuming else None
+    if plan.resuming:
         if saved is not None:
             _check_against_saved(recipe, saved)
         if not has_checkpoint:
@@ -376,11 +395,9 @@ def train_language_model(
                 f"{out} has no {RUN_SETTINGS} (written by an older rnnkit): the options given now are not "
                 f"checked against the run's own"
             )
-    elif has_checkpoint:
-        log(f"note: {out} holds an earlier run; a new run replaces it (--resume continues it instead)")
 
     text = load_corpus(recipe.text)
-    if recipe.resume and saved is not None and has_checkpoint and saved.get("corpus") != _fingerprint(text):
+    if has_checkpoint and saved is not None and saved.get("corpus") != _fingerprint(text):
         started = saved["recipe"].get("text")
         what = (
             f"the text of the run in {out} ({_show('text', started)}) has changed since the run started"
@@ -393,7 +410,7 @@ def train_language_model(
             f"or start a new run in another --out"
         )
     train_text, val_text = split_train_val(text, recipe.val_fraction)
-    resuming = recipe.resume and has_checkpoint and (out / "vocab.json").is_file()
+    resuming = has_checkpoint and (out / "vocab.json").is_file()
     vocab = Vocabulary.load(out / "vocab.json") if resuming else Vocabulary.from_text(text, level=recipe.level)
     train_ids = _encode(vocab, train_text)
     val_ids = _encode(vocab, val_text)
@@ -405,15 +422,6 @@ def train_language_model(
             f"use a longer text or smaller --batch-size/--bptt"
         )
     val_batch = max(1, min(recipe.batch_size, val_ids.numel() // (recipe.bptt + 1)))
-    train_data = _streams(train_ids, recipe.batch_size, recipe.bptt)
-    val_data = _streams(val_ids, val_batch, recipe.bptt) if val_ids.numel() >= 2 * val_batch else None
-
-    out.mkdir(parents=True, exist_ok=True)
-    write_run_settings(recipe, text)  # before training: a run stopped at any point can be resumed as it was
-    if not resuming:
-        vocab.save(out / "vocab.json")
-
-    torch.manual_seed(recipe.seed)
     config = LanguageModelConfig(
         vocab_size=len(vocab),
         cell=recipe.cell,
@@ -422,7 +430,7 @@ def train_language_model(
         num_layers=recipe.num_layers,
         dropout=recipe.dropout,
     )
-    model = LanguageModel(config, vocab)
+    check_training_memory(recipe, config)
     train_config = TrainConfig(
         max_steps=recipe.max_steps,
         time_budget=recipe.time_budget,
@@ -437,12 +445,22 @@ def train_language_model(
         val_every=recipe.val_every,
         checkpoint_every=recipe.checkpoint_every,
         out_dir=str(out),
-        resume=recipe.resume and has_checkpoint,
+        resume=has_checkpoint,
         seed=recipe.seed,
         throughput_unit="tokens",
         log_every=25,
         progress=recipe.progress,
     )
+    train_data = _streams(train_ids, recipe.batch_size, recipe.bptt)
+    val_data = _streams(val_ids, val_batch, recipe.bptt) if val_ids.numel() >= 2 * val_batch else None
+
+    # every check has passed: from here on the run writes
+    plan.create()
+    write_run_settings(recipe, text, out)  # before training: a run stopped at any point can be resumed as it was
+    if not resuming:
+        vocab.save(out / "vocab.json")
+    torch.manual_seed(recipe.seed)
+    model = LanguageModel(config, vocab)
     start = time.perf_counter()
     trainer = Trainer(model, train_config, step_fn=lm_step)
     length = f"{recipe.max_steps:,} updates" + (
@@ -471,6 +489,7 @@ def train_language_model(
     if val_data is not None:
         val = score_ids(model, val_ids, val_text, threads=recipe.threads)
     plot = _plot(out, recipe, warn)
+    final = Path(recipe.out)
     summary = {
         "steps": trainer.step,
         "seconds": round(elapsed, 1),
@@ -481,12 +500,51 @@ def train_language_model(
         "val_bits_per_character": None if val is None else val["bits_per_character"],
         "val_perplexity": None if val is None else val["perplexity"],
         "level": recipe.level,
-        "model_dir": str(out),
-        "plot": plot,
+        "model_dir": str(final),
+        "plot": None if plot is None else str(final / Path(plot).name),
         "recipe": asdict(recipe),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    atomic_write(out / "summary.json", json.dumps(summary, indent=2))
+    plan.commit()
     return summary
+
+
+def _finished(folder: Path, max_steps: int) -> Optional[str]:
+    """Why the run in ``folder`` cannot go on with ``max_steps`` updates, or None if it can."""
+    found = find_checkpoint(folder / "last")
+    if found is None:
+        if (folder / "config.json").is_file():
+            return "its model is saved and it kept no checkpoint to continue from; --overwrite trains a new one"
+        return None
+    try:
+        step = int(load_training_state(found).get("step", 0))
+    except (ValueError, TypeError):  # a damaged checkpoint: the Trainer's own loader explains it
+        return None
+    if step >= max_steps:
+        return (
+            f"the run finished all {step:,} of its --max-steps {max_steps:,} updates; give a larger --max-steps "
+            "to train on, or --overwrite to start a new run"
+        )
+    return None
+
+
+def activation_floats(recipe: LanguageModelRecipe, vocab_size: int) -> float:
+    """Floats one update keeps for backward: per token, each layer's gates and states, the embedding,
+    and the logits with their softmax and gradient."""
+    per_token = recipe.num_layers * 8 * recipe.hidden_size + recipe.embedding_size + 3 * vocab_size
+    return float(recipe.batch_size) * recipe.bptt * per_token
+
+
+def check_training_memory(recipe: LanguageModelRecipe, config: LanguageModelConfig) -> None:
+    """Refuse a run whose model and activations cannot fit in the available memory (nothing is allocated)."""
+    parameters = count_parameters(lambda: LanguageModel(config))
+    need = training_bytes(parameters, activation_floats(recipe, config.vocab_size))
+    check_fits(
+        need,
+        f"training a {recipe.num_layers}x{recipe.hidden_size} {recipe.cell.upper()} language model "
+        f"({parameters:,} parameters, batch {recipe.batch_size} x bptt {recipe.bptt})",
+        "choose a smaller --hidden-size, --num-layers, --batch-size or --bptt",
+    )
 
 
 def _encode(vocab: Vocabulary, text: str) -> torch.Tensor:

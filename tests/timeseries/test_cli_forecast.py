@@ -107,7 +107,7 @@ def test_missing_files_and_folders(tmp_path):
     code, text = run("train", "forecast", "--csv", tmp_path / "none.csv", "--time-col", "t", "--target", "y")
     assert code == 2 and "CSV file not found" in text
     code, text = run("forecast", tmp_path / "none")
-    assert code == 2 and "model folder not found" in text
+    assert code == 2 and "does not exist" in text
 
 
 def test_train_forecast_resume_flag(tmp_path, series_csv):
@@ -127,10 +127,18 @@ def test_train_forecast_resume_flag(tmp_path, series_csv):
         out,
         *FAST,
     ]
-    code, text = run(*args, "--resume")  # nothing to resume: a one-line warning, then a fresh run
+    code, text = run(*args, "--resume")  # nothing to resume: a note, then a fresh run
     assert code == 0, text
-    assert "warning: --resume: no checkpoint" in text and (out / "model.safetensors").is_file()
+    assert f"note: nothing to resume in {out} (no run there yet)" in text and (out / "model.safetensors").is_file()
     assert not (out / "checkpoint").exists()  # the resume point is removed once the model is saved
+    before = (out / "model.safetensors").read_bytes()
+    code, text = run(*args, "--resume")  # the run finished: nothing to resume, and nothing is replaced
+    assert code == 2 and "the run finished" in text and (out / "model.safetensors").read_bytes() == before
+    code, text = run(*args)  # a fresh run into the folder of a model: refused, naming the ways on
+    assert code == 2 and "--resume" in text and "--overwrite" in text
+    code, text = run(*args, "--overwrite")
+    assert code == 0, text
+    assert not any(p.name.startswith(".r.") for p in tmp_path.iterdir())  # no staging folder left behind
 
 
 # ---- seasons, frequencies, paths, backtest options ---------------------------------------------

@@ -64,7 +64,7 @@ def test_crash_after_a_checkpoint_then_resume_equals_an_uninterrupted_run(tmp_pa
         assert torch.equal(a[k], b[k]), k
 
 
-def test_resume_refuses_other_settings_and_warns_without_a_checkpoint(tmp_path, series_csv, monkeypatch):
+def test_resume_refuses_other_settings_and_says_when_there_is_no_checkpoint(tmp_path, series_csv, monkeypatch):
     restore = crash_after_resume_points(monkeypatch, 1)
     with pytest.raises(KeyboardInterrupt):
         train_forecaster(series_csv, str(tmp_path / "m"), horizon=6, input_length=12, max_epochs=14)
@@ -76,5 +76,8 @@ def test_resume_refuses_other_settings_and_warns_without_a_checkpoint(tmp_path, 
         train_forecaster(
             replace(series_csv, freq="MS"), str(tmp_path / "m"), horizon=6, input_length=12, max_epochs=14, resume=True
         )
-    with pytest.warns(UserWarning, match="no checkpoint"):
-        train_forecaster(series_csv, str(tmp_path / "fresh"), horizon=6, input_length=12, max_epochs=3, resume=True)
+    said = []
+    train_forecaster(
+        series_csv, str(tmp_path / "fresh"), horizon=6, input_length=12, max_epochs=3, resume=True, log=said.append
+    )
+    assert any("nothing to resume" in line for line in said)
