@@ -31,8 +31,10 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from .._checks import InvalidValueError, choice, positive_float
+from .._checks import InvalidTypeError, InvalidValueError, boolean, choice, describe, positive_float
+from .forecaster import Forecaster
 from .frame import as_frame
+from .scaling import MAX_MAGNITUDE
 from .windows import sliding_windows
 
 MAD_TO_SIGMA = 1.4826  # 1 / Phi^-1(3/4): MAD of a normal sample times this estimates its sigma
@@ -70,7 +72,9 @@ class AnomalyDetector:
     def __init__(
         self, forecaster, method: str = "robust_z", threshold: Optional[float] = None, impute: bool = True
     ) -> None:
-        self.impute = bool(impute)
+        if not isinstance(forecaster, Forecaster):
+            raise InvalidTypeError(f"forecaster must be a rnnkit.timeseries.Forecaster, got {describe(forecaster)}")
+        self.impute = boolean("impute", impute)
         choice("method", method, METHODS)
         if threshold is None:
             threshold = 4.0 if method == "robust_z" else 0.995
@@ -169,9 +173,15 @@ class StreamingDetector:
         self.times: deque = deque(maxlen=detector.input_length)
 
     def update(self, value, time=None) -> Tuple[float, bool]:
-        x = np.asarray(value, dtype=np.float64).reshape(-1)
-        if x.shape[0] != self.n_targets or not np.isfinite(x).all():
-            raise InvalidValueError(f"update expects {self.n_targets} finite number(s), got {value!r}")
+        try:
+            x = np.asarray(value, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise InvalidTypeError(f"update expects {self.n_targets} finite number(s), got {describe(value)}") from None
+        if x.shape[0] != self.n_targets or not (np.abs(x) <= MAX_MAGNITUDE).all():
+            raise InvalidValueError(
+                f"update expects {self.n_targets} finite number(s) within +-{MAX_MAGNITUDE:g} (see "
+                f"rnnkit.timeseries.scaling), got {value!r}"
+            )
         if self.needs_time and time is None:
             raise InvalidValueError(
                 "this model derives calendar features from dates: pass update(value, time=timestamp)"

@@ -4,10 +4,12 @@ A frame holds one time index at a regular frequency, one or more target columns,
 covariates (known only up to now, e.g. a measured temperature) and optional known-future
 covariates (known ahead, e.g. a holiday flag; calendar features are derived, see
 :mod:`rnnkit.timeseries.calendar`). Every problem found on the way in -- a missing column, a
-non-numeric target, an all-missing column, duplicate or irregular timestamps, missing values --
-raises one of the project's user errors (:class:`~rnnkit._checks.InvalidValueError`, a
-``ValueError``, or :class:`~rnnkit._checks.InvalidTypeError`, a ``TypeError``) naming the column,
-the positions and what was expected.
+non-numeric target, an all-missing column, duplicate or irregular timestamps, missing values, a
+value that cannot be computed with (infinite, or beyond +-1e150: see
+:mod:`rnnkit.timeseries.scaling`), an unknown fill method, a table without rows -- raises one of
+the project's user errors (:class:`~rnnkit._checks.InvalidValueError`, a ``ValueError``, or
+:class:`~rnnkit._checks.InvalidTypeError`, a ``TypeError``) naming the column, the row or
+positions and what was expected.
 
 The time column may hold dates (any format pandas parses) or integers (e.g. years); an integer
 index must advance by a constant step, which is then its ``freq``. Frequencies, their grids and
@@ -22,7 +24,16 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .._checks import FileFormatError, InvalidTypeError, InvalidValueError, MissingFileError, MissingOptionalDependency
+from .._checks import (
+    FileFormatError,
+    InvalidTypeError,
+    InvalidValueError,
+    MissingFileError,
+    MissingOptionalDependency,
+    choice,
+    is_int,
+    optional,
+)
 from .frequency import (
     Freq,
     IrregularTimestampsError,
@@ -34,6 +45,7 @@ from .frequency import (
     resolve_freq,
     show_positions,
 )
+from .scaling import check_values
 
 __all__ = [
     "TimeSeriesFrame",
@@ -75,6 +87,10 @@ class TimeSeriesFrame:
         future_names: F names.
         freq: pandas offset alias (``"MS"``, ``"D"``, ...) for dates, the integer step otherwise.
         filled: column -> index labels of values that were filled (empty if none were).
+
+    Construction checks the shapes and every value: a value that is missing, infinite or beyond
+    ``+-1e150`` (:func:`rnnkit.timeseries.scaling.check_values`) raises
+    :class:`~rnnkit._checks.InvalidValueError` naming its column, row and timestamp.
     """
 
     time: "pd.Index"
@@ -86,6 +102,31 @@ class TimeSeriesFrame:
     future_names: Tuple[str, ...] = ()
     freq: Freq = None
     filled: Optional[Dict[str, list]] = None
+
+    def __post_init__(self) -> None:
+        T = len(self.time)
+        blocks = (
+            ("targets", self.targets, self.target_names),
+            ("past_covariates", self.past_covariates, self.past_names),
+            ("future_covariates", self.future_covariates, self.future_names),
+        )
+        for field, block, names in blocks:
+            if block is None:
+                if names:
+                    raise InvalidValueError(f"{field} is None but names are given for it: {list(names)}")
+                if field == "targets":
+                    raise InvalidValueError("a frame needs targets: a (T, C) array")
+                continue
+            if not isinstance(block, np.ndarray) or block.dtype.kind != "f":
+                raise InvalidTypeError(f"{field} must be a float array (T, K), got {type(block).__name__}")
+            if block.ndim != 2 or block.shape[0] != T or block.shape[1] != len(names):
+                raise InvalidValueError(
+                    f"{field} must have shape (T, K) = ({T}, {len(names)}) for {T} timestamps and the names "
+                    f"{list(names)}, got {block.shape}"
+                )
+            check_values(block, names, self.time)
+        if not self.target_names:
+            raise InvalidValueError("a frame needs at least one target column")
 
     def __len__(self) -> int:
         return int(self.targets.shape[0])
@@ -154,6 +195,7 @@ def read_series(
             ``"ffill"``, ``"bfill"``, ``"linear"`` (interpolation), ``"zero"``, ``"mean"``.
     """
     require_pandas()
+    fill = _check_fill(fill)
     path = os.fspath(path)
     if not os.path.exists(path):
         raise MissingFileError(f"time series file not found: {path!r}")
@@ -189,6 +231,7 @@ def from_dataframe(
     ``time_column=None`` uses the DataFrame's index as the time.
     """
     require_pandas()
+    fill = _check_fill(fill)
     if not isinstance(df, pd.DataFrame):
         raise InvalidTypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
     targets = [target_columns] if isinstance(target_columns, str) else list(target_columns)
@@ -208,12 +251,15 @@ def from_dataframe(
             f"columns may be used once, as time, target or covariate; repeated: {dup or [time_column]}"
         )
 
+    if len(df) == 0:
+        raise InvalidValueError(f"the table has no rows (columns {columns}): a series needs at least one")
     time = pd.Index(df.index if time_column is None else df[time_column])
     time = _parse_time(time, time_column or "index")
     data = df[wanted].copy()
     data.index = time
     for name in wanted:
         data[name] = _numeric_column(df[name], name).to_numpy()
+    check_values(data.to_numpy(dtype=np.float64), wanted, time, allow_missing=True)  # rows as in the file
 
     if not time.is_monotonic_increasing:
         order = np.argsort(np.asarray(time), kind="stable")
@@ -223,6 +269,7 @@ def from_dataframe(
         dups = time[time.duplicated()].unique()[:5]
         raise InvalidValueError(f"duplicate timestamps in {time_column or 'index'!r}: {[str(t) for t in dups]}")
 
+    _check_grid_size(time, freq, time_column or "index")
     freq = resolve_freq(time, freq, time_column or "index")
     grid = regular_grid(time, freq)
     if len(grid) != len(time):  # timestamps absent from the grid become missing rows
@@ -278,9 +325,7 @@ def from_array(values, start=0, freq: Freq = None, names: Optional[Sequence[str]
     )
     if len(names) != arr.shape[1]:
         raise InvalidValueError(f"got {len(names)} names for {arr.shape[1]} columns")
-    bad = np.argwhere(~np.isfinite(arr))
-    if len(bad):
-        raise InvalidValueError(f"series values must be finite; non-finite at (row, column) {bad[:5].tolist()}")
+    check_values(arr, names)
     if isinstance(start, (int, np.integer)) and not isinstance(start, bool):
         step = 1 if freq is None else freq
         if not isinstance(step, (int, np.integer)) or step <= 0:
@@ -308,6 +353,12 @@ def as_frame(series) -> TimeSeriesFrame:
 # ---- missing values --------------------------------------------------------------------------
 
 
+def _check_fill(fill: Optional[str]) -> Optional[str]:
+    """``fill`` if it is None or one of :data:`FILL_METHODS`, checked whether or not anything is missing
+    (a method that does not exist is a mistake even in a complete series, and a saved model keeps it)."""
+    return optional(choice, "fill", fill, FILL_METHODS)
+
+
 def fill_missing(data: "pd.DataFrame", method: str) -> "pd.DataFrame":
     """Fill missing values column by column with ``method`` (one of :data:`FILL_METHODS`).
 
@@ -328,6 +379,50 @@ def fill_missing(data: "pd.DataFrame", method: str) -> "pd.DataFrame":
 
 # ---- time and values ----------------------------------------------------------------------
 
+_MAX_INT_TIME = 2**53  # integer timestamps: exact in float64 (a CSV column may pass through floats), and
+#                        their differences and grids far from int64's overflow
+_MAX_GRID_FACTOR = 100  # a regular grid with more than 100x the rows given (+ 10,000) is a wrong freq
+
+
+def _huge_time(name: str, arr: np.ndarray) -> InvalidValueError:
+    row = int(np.flatnonzero(np.abs(arr.astype(np.float64)) > _MAX_INT_TIME)[0])
+    return InvalidValueError(
+        f"time column {name!r} row {row}: {arr[row]:g} is too large for an integer timestamp; "
+        f"integer times must stay within +-2**53 = {_MAX_INT_TIME}"
+    )
+
+
+def _check_grid_size(time: "pd.Index", freq: Freq, name: str) -> None:
+    """Refuse a regular grid (given or inferred ``freq``) that would hold far more rows than ``time``:
+    the timestamps are then not at that frequency, and building the grid could exhaust memory."""
+    if len(time) < 2:
+        return
+    if isinstance(time, pd.DatetimeIndex):
+        if not isinstance(freq, str):
+            return  # inferred: the candidates are already limited; a wrong type is resolve_freq's to name
+        step_grid = date_grid(time[0], freq, periods=2)
+        step = step_grid[1] - step_grid[0]
+        if step <= pd.Timedelta(0):
+            return
+        rows = (time[-1] - time[0]) / step + 1
+        shown = repr(freq)
+    else:
+        if freq is None:
+            values, counts = np.unique(np.diff(time.to_numpy()), return_counts=True)
+            step = int(values[np.argmax(counts)])  # as resolve_freq infers it
+        elif is_int(freq) and freq > 0:
+            step = int(freq)
+        else:
+            return  # resolve_freq names a bad freq
+        rows = (int(time[-1]) - int(time[0])) // step + 1
+        shown = f"step {step}"
+    if rows > _MAX_GRID_FACTOR * len(time) + 10_000:
+        raise InvalidValueError(
+            f"timestamps in {name!r} span {rows:.0f} steps of {shown} ({time[0]} to {time[-1]}) but there are "
+            f"only {len(time)} rows: a regular grid would be almost all missing values; is that the "
+            f"frequency of this series (pass --freq / freq=)?"
+        )
+
 
 def _parse_time(time: "pd.Index", name: str) -> "pd.Index":
     if isinstance(time, pd.DatetimeIndex):
@@ -337,11 +432,16 @@ def _parse_time(time: "pd.Index", name: str) -> "pd.Index":
             )
         return time
     if time.dtype.kind in "iu":
-        return pd.Index(time.astype(np.int64))
+        arr = time.to_numpy()
+        if (arr > _MAX_INT_TIME).any() or (time.dtype.kind == "i" and (arr < -_MAX_INT_TIME).any()):
+            raise _huge_time(name, arr)
+        return pd.Index(arr.astype(np.int64))
     if time.dtype.kind == "f":
         arr = time.to_numpy()
         if np.isnan(arr).any() or (arr != np.round(arr)).any():
             raise InvalidTypeError(f"time column {name!r} holds non-integer numbers; expected dates or integers")
+        if (np.abs(arr) > _MAX_INT_TIME).any():
+            raise _huge_time(name, arr)
         return pd.Index(arr.astype(np.int64))
     try:
         parsed = pd.DatetimeIndex(pd.to_datetime(time, errors="raise"))
