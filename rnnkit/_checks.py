@@ -50,6 +50,8 @@ __all__ = [
     "choice",
     "boolean",
     "optional",
+    "floating_dtype",
+    "torch_device",
 ]
 
 
@@ -199,3 +201,48 @@ def boolean(name: str, value: object) -> bool:
 def optional(check, name: str, value: Optional[object], *args, **kwargs):
     """``None`` if ``value`` is None, else ``check(name, value, ...)``."""
     return None if value is None else check(name, value, *args, **kwargs)
+
+
+def floating_dtype(name: str, value: object):
+    """``value`` if it is None or a floating-point ``torch.dtype`` (learned parameters must be floats);
+    :class:`InvalidTypeError` for anything that is not a dtype, :class:`InvalidValueError` for an
+    integer or bool dtype."""
+    if value is None:
+        return None
+    import torch
+
+    if not isinstance(value, torch.dtype):
+        raise InvalidTypeError(
+            f"{name} must be a floating-point torch.dtype such as torch.float32, got {describe(value)}"
+        )
+    if not value.is_floating_point:
+        raise InvalidValueError(
+            f"{name} must be a floating-point torch.dtype (parameters are learned by gradients), got {value}"
+        )
+    return value
+
+
+def torch_device(name: str, value: object):
+    """``value`` as a ``torch.device`` if it is None (kept), a device, a string such as ``"cpu"`` or
+    ``"cuda:1"``, or a device index, and the device can hold a tensor on this machine."""
+    if value is None:
+        return None
+    import torch
+
+    if isinstance(value, bool) or not (isinstance(value, (str, torch.device)) or is_int(value)):
+        raise InvalidTypeError(
+            f"{name} must be a torch.device, a string such as 'cpu' or 'cuda:0', or a device index, "
+            f"got {describe(value)}"
+        )
+    try:
+        device = torch.device(value)
+    except (RuntimeError, ValueError) as err:
+        raise InvalidValueError(
+            f"{name} {value!r} is not a torch device ('cpu', 'cuda', 'cuda:1', ...): {err}"
+        ) from None
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as err:  # no such accelerator, or torch built without it
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InvalidValueError(f"{name} {value!r} is not available on this machine: {first}") from None
+    return device

@@ -39,10 +39,24 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize, prune
 
-from .._checks import InvalidTypeError, InvalidValueError, describe, positive_int
+from .._checks import (
+    InvalidTypeError,
+    InvalidValueError,
+    describe,
+    floating_dtype,
+    positive_int,
+    torch_device,
+)
 
 State = Union[Tensor, Tuple[Tensor, ...]]
 Weights = NamedTuple  # a cell's weights, one field per declared parameter (None where absent)
+
+
+def factory_kwargs(device, dtype) -> dict:
+    """``{"device": ..., "dtype": ...}`` for a cell's parameters, checked (as torch.nn's
+    ``factory_kwargs``): ``device`` None, a ``torch.device``, a string or an index of a device this
+    machine has; ``dtype`` None or a floating-point ``torch.dtype``."""
+    return {"device": torch_device("device", device), "dtype": floating_dtype("dtype", dtype)}
 
 
 @lru_cache(maxsize=None)
@@ -142,6 +156,8 @@ class RecurrentCell(nn.Module):
         self, batch_size: int, *, device: torch.device | None = None, dtype: torch.dtype | None = None
     ) -> State:
         """Zero state for ``batch_size`` sequences, on the weights' device and dtype by default."""
+        batch_size = positive_int("batch_size", batch_size)
+        device, dtype = torch_device("device", device), floating_dtype("dtype", dtype)
         ref = next((t for t in self.weights() if t is not None), None)
         if ref is None:
             ref = next(self.buffers(), None)

@@ -30,8 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import InvalidValueError
-from .base import RecurrentCell, Weights
+from .._checks import InvalidValueError, boolean
+from .base import RecurrentCell, Weights, factory_kwargs
 
 NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
 CELL_KERNELS = {"tanh": torch._VF.rnn_tanh_cell, "relu": torch._VF.rnn_relu_cell}  # nn.RNNCell's
@@ -58,11 +58,11 @@ class ElmanCell(RecurrentCell):
         dtype=None,
     ) -> None:
         super().__init__(input_size, hidden_size)
-        if nonlinearity not in NONLINEARITIES:
+        if not isinstance(nonlinearity, str) or nonlinearity not in NONLINEARITIES:
             raise InvalidValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        self.bias = bool(bias)
-        kw = {"device": device, "dtype": dtype}
+        self.bias = boolean("bias", bias)
+        kw = factory_kwargs(device, dtype)
         self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size, **kw))  # W_xh
         self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size, **kw))  # W_hh
         if bias:

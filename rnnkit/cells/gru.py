@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .base import RecurrentCell, Weights
+from .._checks import boolean
+from .base import RecurrentCell, Weights, factory_kwargs
 
 
 class GRUCell(RecurrentCell):
@@ -41,8 +42,8 @@ class GRUCell(RecurrentCell):
         dtype=None,
     ) -> None:
         super().__init__(input_size, hidden_size)
-        self.bias = bool(bias)
-        kw = {"device": device, "dtype": dtype}
+        self.bias = boolean("bias", bias)
+        kw = factory_kwargs(device, dtype)
         self.weight_ih = nn.Parameter(torch.empty(3 * hidden_size, input_size, **kw))
         self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size, **kw))
         if bias:

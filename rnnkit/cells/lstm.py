@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import InvalidTypeError, InvalidValueError, describe, is_int
-from .base import RecurrentCell, Weights
+from .._checks import InvalidTypeError, InvalidValueError, boolean, describe, is_int
+from .base import RecurrentCell, Weights, factory_kwargs
 
 
 class LSTMCell(RecurrentCell):
@@ -53,9 +53,9 @@ class LSTMCell(RecurrentCell):
                 f"proj_size must be 0 (no projection) or in [1, hidden_size={hidden_size}), got {proj_size}"
             )
         self.proj_size = int(proj_size)
-        self.bias = bool(bias)
+        self.bias = boolean("bias", bias)
         out = proj_size or hidden_size
-        kw = {"device": device, "dtype": dtype}
+        kw = factory_kwargs(device, dtype)
         self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size, **kw))
         self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, out, **kw))
         if bias:

@@ -29,6 +29,7 @@ from inside the one time loop (:mod:`rnnkit.layers.engines.loop`).
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections import OrderedDict
 from typing import Callable, Dict, List, Optional, Tuple, Union
@@ -38,12 +39,44 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from torch.utils.hooks import RemovableHandle
 
-from .._checks import InvalidTypeError, InvalidValueError, describe, in_range, positive_int
+from .._checks import (
+    InvalidTypeError,
+    InvalidValueError,
+    boolean,
+    describe,
+    floating_dtype,
+    in_range,
+    positive_int,
+    torch_device,
+)
 from ..cells.base import RecurrentCell, State, Weights, weights_type
 from .engines import StepHook, WeightPlan, check_engine_name, flatten_for_cudnn, select_engine
 from .sequences import LengthsLike, SequenceBatch, check_lengths
 
 CellFactory = Callable[[int, int], RecurrentCell]
+
+
+def check_cell_factory(cell_factory: object) -> None:
+    """Refuse a ``cell_factory`` that cannot be called as ``cell_factory(input_size, hidden_size)``,
+    naming it (a factory that can be called but returns no cell is refused when it is called)."""
+    if not callable(cell_factory):
+        raise InvalidTypeError(
+            "cell_factory (the first argument) must be a cell class or a factory called as "
+            "cell_factory(input_size, hidden_size) that returns a rnnkit.cells.RecurrentCell, "
+            f"such as rnnkit.cells.LSTMCell, got {describe(cell_factory)}"
+        )
+    try:
+        signature = inspect.signature(cell_factory)
+    except (TypeError, ValueError):  # a builtin without a signature: its call will tell
+        return
+    try:
+        signature.bind(1, 1)
+    except TypeError as err:
+        name = getattr(cell_factory, "__qualname__", None) or describe(cell_factory)
+        raise InvalidTypeError(
+            f"cell_factory {name} cannot be called as cell_factory(input_size, hidden_size): {err}; "
+            f"use functools.partial for further cell options"
+        ) from None
 
 
 class Recurrent(nn.Module):
@@ -77,6 +110,7 @@ class Recurrent(nn.Module):
         engine: str = "auto",
     ) -> None:
         super().__init__()
+        check_cell_factory(cell_factory)
         self.input_size = positive_int("input_size", input_size)
         self.hidden_size = positive_int("hidden_size", hidden_size)
         self.num_layers = positive_int("num_layers", num_layers)
@@ -87,8 +121,8 @@ class Recurrent(nn.Module):
                 f"(after every layer but the last)",
                 stacklevel=2,
             )
-        self.batch_first = bool(batch_first)
-        self.bidirectional = bool(bidirectional)
+        self.batch_first = boolean("batch_first", batch_first)
+        self.bidirectional = boolean("bidirectional", bidirectional)
         self.engine = check_engine_name(engine)
         self._step_hooks: Dict[int, StepHook] = OrderedDict()
 
@@ -211,6 +245,8 @@ class Recurrent(nn.Module):
         Device and dtype default to the parameters' (or, for a cell without parameters, its
         buffers'; else torch's defaults).
         """
+        batch_size = positive_int("batch_size", batch_size)
+        device, dtype = torch_device("device", device), floating_dtype("dtype", dtype)
         ref = next(self.parameters(), None)
         if ref is None:
             ref = next(self.buffers(), None)

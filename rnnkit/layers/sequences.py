@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
-from .._checks import InvalidTypeError, InvalidValueError
+from .._checks import InvalidTypeError, InvalidValueError, positive_int
 
 LengthsLike = Union[Tensor, np.ndarray, Sequence[int]]
 
@@ -46,6 +46,7 @@ def check_lengths(lengths: LengthsLike, batch_size: int, max_length: int) -> Opt
     of Python or NumPy integers. Returns a CPU int64 tensor, or ``None`` when every length equals
     ``max_length``.
     """
+    batch_size, max_length = positive_int("batch_size", batch_size), positive_int("max_length", max_length)
     if isinstance(lengths, (Tensor, np.ndarray)):
         if lengths.ndim != 1:
             raise InvalidValueError(f"lengths must be 1-D (one length per sequence), got shape {tuple(lengths.shape)}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from .._checks import InvalidValueError
+from .._checks import InvalidValueError, choice
 from ..cells import ElmanCell, GRUCell, LSTMCell
 from .recurrent import Recurrent
 
@@ -32,7 +32,7 @@ class RNN(Recurrent):
         *,
         engine: str = "auto",
     ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
+        if not isinstance(nonlinearity, str) or nonlinearity not in ("tanh", "relu"):
             raise InvalidValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         factory = partial(ElmanCell, bias=bias, nonlinearity=nonlinearity, device=device, dtype=dtype)
         super().__init__(
@@ -103,8 +103,7 @@ def stock_layer(
     (torch.nn and rnnkit warn that it does nothing on one layer); ``kwargs`` go to the layer
     (``bidirectional``, ``engine``...).
     """
-    if cell not in STOCK_LAYERS:
-        raise InvalidValueError(f"cell must be one of {list(STOCK_LAYERS)}, got {cell!r}")
+    choice("cell", cell, list(STOCK_LAYERS))
     return STOCK_LAYERS[cell](
         input_size, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0, **kwargs
     )

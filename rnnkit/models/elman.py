@@ -13,6 +13,7 @@ from typing import Optional, Tuple
 
 from torch import Tensor, nn
 
+from .._checks import positive_int
 from ..layers import RNN
 from ..layers.sequences import check_lengths, step_mask
 
@@ -40,6 +41,7 @@ class ElmanRNN(nn.Module):
         engine: str = "auto",
     ) -> None:
         super().__init__()
+        output_size = positive_int("output_size", output_size)
         self.rnn = RNN(input_size, hidden_size, nonlinearity=nonlinearity, batch_first=batch_first, engine=engine)
         self.out = nn.Linear(hidden_size, output_size)
 

@@ -1,12 +1,17 @@
 """Every bad input raises ValueError/TypeError naming what it got and what it expected."""
 
+import functools
+import re
+
 import numpy as np
 import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import rnnkit
-from rnnkit.cells import LSTMCell
+from rnnkit._checks import InvalidTypeError, InvalidValueError, UserError
+from rnnkit.cells import ElmanCell, GRUCell, LSTMCell
+from rnnkit.layers import check_lengths
 
 
 @pytest.fixture
@@ -199,3 +204,168 @@ def test_factory_must_return_a_new_cell_each_call():
     cell = rnnkit.cells.GRUCell(4, 5)
     with pytest.raises(ValueError, match=r"cell_factory returned a GRUCell that a layer already holds"):
         rnnkit.Recurrent(lambda i, h: cell, 4, 5, bidirectional=True)
+
+
+# ---- constructors and helpers: every wrong argument is a UserError naming it ---------------------
+
+
+@pytest.mark.parametrize(
+    "make,error,pattern",
+    [
+        (
+            lambda: rnnkit.Recurrent(42, 8, 16),
+            InvalidTypeError,
+            r"cell_factory \(the first argument\) must be a cell class or a factory .* got int 42",
+        ),
+        (lambda: rnnkit.Recurrent("lstm", 8, 16), InvalidTypeError, r"cell_factory .* got str 'lstm'"),
+        (lambda: rnnkit.Recurrent(None, 8, 16), InvalidTypeError, r"cell_factory .* got NoneType None"),
+        (
+            lambda: rnnkit.Recurrent(lambda: None, 8, 16),
+            InvalidTypeError,
+            r"cannot be called as cell_factory\(input_size, hidden_size\)",
+        ),
+        (
+            lambda: rnnkit.Recurrent(lambda i, h, k: None, 8, 16),
+            InvalidTypeError,
+            r"cannot be called as cell_factory\(input_size, hidden_size\): missing a required argument: 'k'",
+        ),
+        (lambda: rnnkit.Recurrent(LSTMCell, "8", 16), InvalidTypeError, r"input_size must be an int >= 1, got str '8'"),
+        (
+            lambda: rnnkit.Recurrent(LSTMCell, 8, 16.0),
+            InvalidTypeError,
+            r"hidden_size must be an int >= 1, got float 16.0",
+        ),
+        (
+            lambda: rnnkit.Recurrent(LSTMCell, 8, torch.tensor(16)),
+            InvalidTypeError,
+            r"hidden_size must be an int >= 1, got a tensor",
+        ),
+        (
+            lambda: rnnkit.Recurrent(LSTMCell, 8, 16, num_layers=True),
+            InvalidTypeError,
+            r"num_layers must be an int >= 1, got bool True",
+        ),
+        (
+            lambda: rnnkit.Recurrent(LSTMCell, 8, 16, batch_first="yes"),
+            InvalidTypeError,
+            r"batch_first must be True or False, got str 'yes'",
+        ),
+        (
+            lambda: rnnkit.Recurrent(LSTMCell, 8, 16, bidirectional=1),
+            InvalidTypeError,
+            r"bidirectional must be True or False, got int 1",
+        ),
+        (
+            lambda: rnnkit.Recurrent(LSTMCell, 8, 16, dropout=None),
+            InvalidTypeError,
+            r"dropout must be a number in \[0, 1\], got NoneType",
+        ),
+        (
+            lambda: rnnkit.Recurrent(LSTMCell, 8, 16, engine=None),
+            InvalidTypeError,
+            r"engine must be one of .* got NoneType None",
+        ),
+        (lambda: rnnkit.LSTM(-4, 5), InvalidValueError, r"input_size must be an int >= 1, got -4"),
+        (lambda: rnnkit.LSTM(4, 5, bias="no"), InvalidTypeError, r"bias must be True or False, got str 'no'"),
+        (lambda: rnnkit.LSTM(4, 5, proj_size=2.0), InvalidTypeError, r"proj_size must be an int, got float 2.0"),
+        (
+            lambda: rnnkit.LSTM(4, 5, dtype=torch.int64),
+            InvalidValueError,
+            r"dtype must be a floating-point torch.dtype .* got torch.int64",
+        ),
+        (
+            lambda: rnnkit.LSTM(4, 5, dtype="float32"),
+            InvalidTypeError,
+            r"dtype must be a floating-point torch.dtype such as torch.float32, got str 'float32'",
+        ),
+        (lambda: rnnkit.GRU(4, 5, device="gpu"), InvalidValueError, r"device 'gpu' is not a torch device"),
+        (
+            lambda: rnnkit.GRU(4, 5, device=1.5),
+            InvalidTypeError,
+            r"device must be a torch.device, a string .* got float 1.5",
+        ),
+        (
+            lambda: rnnkit.GRU(4, 5, batch_first=None),
+            InvalidTypeError,
+            r"batch_first must be True or False, got NoneType None",
+        ),
+        (
+            lambda: rnnkit.RNN(4, 5, nonlinearity=["tanh"]),
+            InvalidValueError,
+            r"nonlinearity must be 'tanh' or 'relu', got \['tanh'\]",
+        ),
+        (
+            lambda: rnnkit.RNN(4, 5, nonlinearity=None),
+            InvalidValueError,
+            r"nonlinearity must be 'tanh' or 'relu', got None",
+        ),
+        (
+            lambda: rnnkit.layers.stock_layer(["lstm"], 4, 5),
+            InvalidValueError,
+            r"cell must be one of \['lstm', 'gru', 'rnn'\], got \['lstm'\]",
+        ),
+        (lambda: rnnkit.layers.stock_layer("LSTM", 4, 5), InvalidValueError, r"cell must be one of .* got 'LSTM'"),
+        (lambda: LSTMCell("4", 5), InvalidTypeError, r"input_size must be an int >= 1, got str '4'"),
+        (lambda: LSTMCell(4, 0), InvalidValueError, r"hidden_size must be an int >= 1, got 0"),
+        (lambda: LSTMCell(4, 5, bias=None), InvalidTypeError, r"bias must be True or False, got NoneType None"),
+        (
+            lambda: LSTMCell(4, 5, dtype=torch.bool),
+            InvalidValueError,
+            r"dtype must be a floating-point torch.dtype .* got torch.bool",
+        ),
+        (lambda: GRUCell(4, 5, bias=1), InvalidTypeError, r"bias must be True or False, got int 1"),
+        (lambda: GRUCell(4, 5, device=[0]), InvalidTypeError, r"device must be a torch.device"),
+        (
+            lambda: ElmanCell(4, 5, nonlinearity={"tanh": 1}),
+            InvalidValueError,
+            r"nonlinearity must be 'tanh' or 'relu'",
+        ),
+        (
+            lambda: ElmanCell(4, 5, dtype=torch.float64, device=-1),
+            InvalidValueError,
+            r"device -1 is not a torch device",
+        ),
+        (lambda: LSTMCell(4, 5).init_state("2"), InvalidTypeError, r"batch_size must be an int >= 1, got str '2'"),
+        (lambda: LSTMCell(4, 5).init_state(-1), InvalidValueError, r"batch_size must be an int >= 1, got -1"),
+        (lambda: LSTMCell(4, 5).init_state(2, dtype=torch.int32), InvalidValueError, r"dtype must be a floating-point"),
+        (lambda: rnnkit.LSTM(4, 5).init_state(2.0), InvalidTypeError, r"batch_size must be an int >= 1, got float 2.0"),
+        (lambda: rnnkit.GRU(4, 5).init_state(0), InvalidValueError, r"batch_size must be an int >= 1, got 0"),
+        (
+            lambda: rnnkit.GRU(4, 5).init_state(2, device="nowhere"),
+            InvalidValueError,
+            r"device 'nowhere' is not a torch device",
+        ),
+        (lambda: check_lengths([1, 2], "2", 3), InvalidTypeError, r"batch_size must be an int >= 1, got str '2'"),
+        (
+            lambda: check_lengths([1, 2], 2, None),
+            InvalidTypeError,
+            r"max_length must be an int >= 1, got NoneType None",
+        ),
+        (lambda: check_lengths([1, 2], 2, 3.5), InvalidTypeError, r"max_length must be an int >= 1, got float 3.5"),
+    ],
+    ids=lambda v: re.sub(r"\W+", "_", v)[:50] if isinstance(v, str) else "",
+)
+def test_wrong_arguments_are_user_errors_naming_them(make, error, pattern):
+    with pytest.raises(error, match=pattern) as caught:
+        make()
+    assert isinstance(caught.value, UserError)
+
+
+def test_a_cuda_device_without_one_is_named():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    with pytest.raises(InvalidValueError, match=r"device 'cuda:0' is not available on this machine"):
+        rnnkit.LSTM(4, 5, device="cuda:0")
+
+
+def test_valid_devices_and_dtypes_are_accepted():
+    layer = rnnkit.GRU(4, 5, device="cpu", dtype=torch.float64)
+    assert layer.weight_ih_l0.dtype == torch.float64 and layer.weight_ih_l0.device.type == "cpu"
+    cell = LSTMCell(4, 5, device=torch.device("cpu"), dtype=torch.float16)
+    assert cell.weight_hh.dtype == torch.float16
+    assert rnnkit.Recurrent(functools.partial(ElmanCell, nonlinearity="relu"), 4, 5)(torch.randn(3, 2, 4))[0].shape == (
+        3,
+        2,
+        5,
+    )
+    assert LSTMCell(4, 5).init_state(np.int64(2))[0].shape == (2, 5)
