@@ -53,6 +53,21 @@ FORMAT = "rnnkit.vocabulary"
 FORMAT_VERSION = 1
 
 
+def foreign_content(data: bytes) -> Optional[str]:
+    """What a file that should hold JSON (or safetensors) holds instead, judged from its first bytes:
+    ``"is empty"``, a zip archive or a pickle (named so, never unpickled); None if nothing is
+    recognised. The model format (:mod:`rnnkit.models.format`) sniffs its files with it too."""
+    if not data:
+        return "is empty"
+    if data[:2] == b"PK" and data[2:4] in (b"\x03\x04", b"\x05\x06"):
+        return "is a zip archive (torch.save writes one: a pickle inside a zip)"
+    # a pickle (protocol 2+): PROTO, its number, an opcode (never 0). Not a safetensors file whose
+    # 8-byte little-endian header length starts the same way: its JSON header opens at byte 8.
+    if len(data) > 2 and data[0] == 0x80 and 2 <= data[1] <= 5 and data[2] != 0 and data[8:9] != b"{":
+        return "looks like a pickle (torch.save) file"
+    return None
+
+
 class UnknownTokenWarning(UserWarning):
     """Emitted when ``encode`` replaces or skips symbols that are not in the vocabulary."""
 
@@ -285,6 +300,8 @@ class Vocabulary:
         for key in ("specials", "symbols"):
             if not isinstance(d[key], list):
                 raise FileFormatError(f"the vocabulary's {key!r} must be a JSON list, got {type(d[key]).__name__}")
+        if not isinstance(d["level"], str):
+            raise FileFormatError(f"the vocabulary's 'level' must be a string, got {d['level']!r:.60}")
         tokenizer = tokenizer_from_dict(d)
         try:
             return cls(d["symbols"], level=tokenizer, specials=d["specials"], unknown=d["unknown"])
@@ -293,11 +310,24 @@ class Vocabulary:
 
     @classmethod
     def from_json(cls, text: Union[str, bytes]) -> "Vocabulary":
+        """The vocabulary in a JSON document; :class:`FileFormatError` if it is not one (a pickle or a
+        zip archive is named as such, and never unpickled)."""
         try:
-            d = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise FileFormatError(f"vocabulary is not valid JSON: {err}") from None
-        return cls.from_dict(d)
+            d = json.loads(bytes(text).decode("utf-8") if isinstance(text, (bytes, bytearray)) else text)
+        except UnicodeDecodeError as err:
+            detail = f"vocabulary is not UTF-8 text ({err.reason} at byte {err.start})"
+        except RecursionError:
+            detail = "vocabulary is not valid JSON for rnnkit: it is nested too deeply"
+        except ValueError as err:  # JSONDecodeError, and numbers of more digits than Python converts
+            detail = f"vocabulary is not valid JSON: {err}"
+        else:
+            return cls.from_dict(d)
+        foreign = foreign_content(text.encode("utf-8") if isinstance(text, str) else bytes(text))
+        if foreign == "is empty":
+            detail += " (the file is empty)"
+        elif foreign:
+            detail = f"the vocabulary {foreign}, not JSON: rnnkit never unpickles a file (a pickle can run any code)"
+        raise FileFormatError(detail)
 
     def save(self, path: PathLike) -> None:
         """Write the vocabulary as JSON to ``path`` atomically."""
@@ -311,11 +341,13 @@ class Vocabulary:
         if not os.path.isfile(path):
             raise MissingFileError(f"vocabulary file {path!r} does not exist")
         try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-            return cls.from_json(text)
-        except (FileFormatError, UnicodeDecodeError) as err:
+            with open(path, "rb") as f:
+                data = f.read()
+            return cls.from_json(data)
+        except (FileFormatError, InvalidValueError, InvalidTypeError) as err:
             raise FileFormatError(f"{path!r} is not a readable vocabulary: {err}") from None
+        except OSError as err:
+            raise FileFormatError(f"{path!r} cannot be read: {err.strerror or err}") from None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Vocabulary):

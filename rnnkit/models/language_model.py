@@ -240,8 +240,9 @@ class LanguageModel(nn.Module):
         """Write the model folder (``models/format.py``, format version 3): ``config.json``
         (``model_type`` "language_model", the :class:`LanguageModelConfig` under ``"config"``),
         ``model.safetensors`` and, with a vocabulary (given here or held in :attr:`vocab`),
-        ``vocab.json``. Each file is written atomically and ``config.json`` last, so a folder with
-        it holds a complete model. ``rnnkit.load(directory)`` reads it back."""
+        ``vocab.json``. The files are saved as one atomic set over any model saved there before
+        (a kill at any moment leaves the old model or this one, never a mixture), and the folder's
+        other files are left alone. ``rnnkit.load(directory)`` reads it back."""
         vocab = self._checked_vocab(vocab) if vocab is not None else self.vocab
         tensors = self.state_dict()
         if self.config.tie_weights:
@@ -263,23 +264,29 @@ class LanguageModel(nn.Module):
         version). A missing file raises :class:`~rnnkit._checks.MissingFileError`; a file that cannot
         be read as what it should be (a config with bad values, an unreadable ``vocab.json``, a
         truncated or corrupt ``model.safetensors``, weights that do not fit the config) raises
-        :class:`~rnnkit._checks.FileFormatError` naming the file."""
+        :class:`~rnnkit._checks.FileFormatError` naming the file. Nothing is allocated before the
+        config is known to fit the weights (:meth:`~rnnkit.models.format.ModelFolder.build`)."""
         folder.expect(MODEL_TYPE)
         try:
             config = LanguageModelConfig.from_dict(folder.config)  # the same fields in every version
         except (InvalidTypeError, InvalidValueError) as err:  # a bad file, not a bad call
             raise folder.bad_config(str(err)) from None
-        vocab = Vocabulary.load(folder.file(VOCAB_NAME)) if folder.has(VOCAB_NAME) else None
-        try:
-            model = cls(config, vocab)
-        except InvalidValueError as err:  # e.g. a vocabulary of another size
-            raise FileFormatError(f"the files in {str(folder.path)!r} do not fit together: {err}") from None
+        vocab = None
+        if folder.has(VOCAB_NAME):
+            vocab_path = folder.file(VOCAB_NAME)
+            vocab = Vocabulary.load(vocab_path)
+            if len(vocab) != config.vocab_size:
+                raise FileFormatError(
+                    f"{str(vocab_path)!r} and {str(folder.config_path)!r} do not fit together: the vocabulary "
+                    f"has {len(vocab)} tokens but the config's vocab_size is {config.vocab_size}"
+                )
         tensors = folder.tensors()
         if config.tie_weights:  # one shared matrix, stored under either name
             shared = tensors.get("embedding.weight", tensors.get("decoder.weight"))
             if shared is not None:
                 tensors["embedding.weight"] = tensors["decoder.weight"] = shared
-        folder.load_state_dict(model, tensors)
+        folder.check_count("num_layers", config.num_layers, tensors)
+        model = folder.build(lambda: cls(config, vocab), tensors)
         return model.to(map_location).eval()
 
     def num_parameters(self) -> int:

@@ -328,9 +328,10 @@ class Forecaster:
     # ---- save / load -------------------------------------------------------------------------
     def save_pretrained(self, directory, *, files: Optional[Mapping[str, Union[str, bytes]]] = None) -> None:
         """Write the model folder (the one model format, version 3): ``config.json``,
-        ``model.safetensors`` and ``preprocessing.json`` (the scalers and the last ``input_length``
-        rows of the training series), each atomically, and ``files`` (more task files: name ->
-        content) before ``config.json``. No pickle."""
+        ``model.safetensors``, ``preprocessing.json`` (the scalers and the last ``input_length``
+        rows of the training series) and ``files`` (more task files: name -> content), saved as one
+        atomic set over any model saved there before (:func:`rnnkit.models.format.save_model`).
+        No pickle."""
         self._check_fitted()
         save_forecaster(directory, self.config, self.meta, self.net, self.scalers, self.tail, files=files)
 
