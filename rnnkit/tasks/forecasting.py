@@ -229,9 +229,10 @@ def train_forecaster(
 
 def _forecaster_finished(folder: Path) -> Optional[str]:
     """A finished forecaster run keeps its model and removes its checkpoint: nothing to continue."""
+    from ..models.format import has_model
     from ..training.checkpoint import find_checkpoint
 
-    if find_checkpoint(folder / CHECKPOINT_DIR / "last") is None and (folder / "config.json").is_file():
+    if find_checkpoint(folder / CHECKPOINT_DIR / "last") is None and has_model(folder):
         return (
             "the run finished (its model is saved and its checkpoint was removed); "
             "--overwrite trains a new one in its place, or choose another --out"

@@ -42,6 +42,7 @@ from .._checks import (
 from ..data import TextStream, Vocabulary, default_corpus, read_text, split_train_val
 from ..data.atomic import atomic_write
 from ..data.tokenizers import TOKENIZERS
+from ..models.format import has_model
 from ..models.language_model import MODEL_TYPE, LanguageModel, LanguageModelConfig
 from ..training import TrainConfig, Trainer
 from ..training.checkpoint import find_checkpoint, load_model_weights, load_training_state
@@ -513,7 +514,7 @@ def _finished(folder: Path, max_steps: int) -> Optional[str]:
     """Why the run in ``folder`` cannot go on with ``max_steps`` updates, or None if it can."""
     found = find_checkpoint(folder / "last")
     if found is None:
-        if (folder / "config.json").is_file():
+        if has_model(folder):
             return "its model is saved and it kept no checkpoint to continue from; --overwrite trains a new one"
         return None
     try:

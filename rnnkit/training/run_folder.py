@@ -34,7 +34,7 @@ from typing import Callable, Iterable, Optional, Union
 
 from .._checks import FileFormatError, InvalidValueError, NotAFolderError
 from ..data.atomic import fsync_dir
-from ..models.format import CONFIG_FILE, describe_type, read_model
+from ..models.format import CONFIG_FILE, describe_type, has_model, read_model
 from .checkpoint import find_checkpoint
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -86,7 +86,7 @@ def staging_folder(target: Path) -> Path:
 def _holds_run(folder: Path, checkpoint_dirs: Iterable[str]) -> tuple:
     """``(model_type or None, config readable, has checkpoint)`` of ``folder``."""
     kind, readable = None, True
-    if (folder / CONFIG_FILE).exists():
+    if has_model(folder) or (folder / CONFIG_FILE).exists():
         try:
             kind = read_model(folder).model_type
         except FileFormatError:
