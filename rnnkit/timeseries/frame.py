@@ -205,6 +205,8 @@ def read_series(
         raise InvalidValueError(
             f"unsupported file type for {path!r}: expected .csv, .csv.gz, .tsv, .txt, .parquet or .pq"
         )
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        raise FileFormatError(f"{path!r} is empty: a series file needs a header row and data rows")
     try:
         df = pd.read_parquet(path) if parquet else pd.read_csv(path, sep="\t" if lower.endswith(".tsv") else ",")
     except ImportError as err:  # Parquet without pyarrow (or fastparquet)
