@@ -1,5 +1,6 @@
 """Layers: run cells over time (``Recurrent``, ``RNN``, ``LSTM``, ``GRU``) and the engines behind them."""
 
+from .crf import LinearChainCRF, TagConstraints, bio_constraints, bioes_constraints
 from .engines import ENGINES, Engine, register_engine, select_engine
 from .recurrent import Recurrent
 from .sequences import SequenceBatch, check_lengths
@@ -18,4 +19,8 @@ __all__ = [
     "select_engine",
     "SequenceBatch",
     "check_lengths",
+    "LinearChainCRF",
+    "TagConstraints",
+    "bio_constraints",
+    "bioes_constraints",
 ]
