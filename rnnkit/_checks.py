@@ -49,7 +49,6 @@ __all__ = [
     "in_range",
     "choice",
     "boolean",
-    "flag",
     "optional",
     "floating_dtype",
     "torch_device",
@@ -197,16 +196,6 @@ def boolean(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise InvalidTypeError(f"{name} must be True or False, got {describe(value)}")
     return value
-
-
-def flag(name: str, value: object) -> bool:
-    """``value`` as a bool if it is a bool or the int 0 or 1 -- what ``torch.nn``'s layers accept for
-    ``bias``, ``batch_first`` and ``bidirectional``, so code written for them runs unchanged."""
-    if isinstance(value, bool):
-        return value
-    if is_int(value) and value in (0, 1):
-        return bool(value)
-    raise InvalidTypeError(f"{name} must be True or False (or 0/1), got {describe(value)}")
 
 
 def optional(check, name: str, value: Optional[object], *args, **kwargs):

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import InvalidValueError, flag
+from .._checks import InvalidValueError, boolean
 from .base import RecurrentCell, Weights, factory_kwargs
 
 NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
@@ -61,7 +61,7 @@ class ElmanCell(RecurrentCell):
         if not isinstance(nonlinearity, str) or nonlinearity not in NONLINEARITIES:
             raise InvalidValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        self.bias = flag("bias", bias)
+        self.bias = boolean("bias", bias)
         kw = factory_kwargs(device, dtype)
         self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size, **kw))  # W_xh
         self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size, **kw))  # W_hh

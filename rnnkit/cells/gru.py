@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import flag
+from .._checks import boolean
 from .base import RecurrentCell, Weights, factory_kwargs
 
 
@@ -42,7 +42,7 @@ class GRUCell(RecurrentCell):
         dtype=None,
     ) -> None:
         super().__init__(input_size, hidden_size)
-        self.bias = flag("bias", bias)
+        self.bias = boolean("bias", bias)
         kw = factory_kwargs(device, dtype)
         self.weight_ih = nn.Parameter(torch.empty(3 * hidden_size, input_size, **kw))
         self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size, **kw))

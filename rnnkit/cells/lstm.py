@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import InvalidTypeError, InvalidValueError, describe, flag, is_int
+from .._checks import InvalidTypeError, InvalidValueError, boolean, describe, is_int
 from .base import RecurrentCell, Weights, factory_kwargs
 
 
@@ -53,7 +53,7 @@ class LSTMCell(RecurrentCell):
                 f"proj_size must be 0 (no projection) or in [1, hidden_size={hidden_size}), got {proj_size}"
             )
         self.proj_size = int(proj_size)
-        self.bias = flag("bias", bias)
+        self.bias = boolean("bias", bias)
         out = proj_size or hidden_size
         kw = factory_kwargs(device, dtype)
         self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size, **kw))

@@ -42,8 +42,8 @@ from torch.utils.hooks import RemovableHandle
 from .._checks import (
     InvalidTypeError,
     InvalidValueError,
+    boolean,
     describe,
-    flag,
     floating_dtype,
     in_range,
     positive_int,
@@ -121,8 +121,8 @@ class Recurrent(nn.Module):
                 f"(after every layer but the last)",
                 stacklevel=2,
             )
-        self.batch_first = flag("batch_first", batch_first)
-        self.bidirectional = flag("bidirectional", bidirectional)
+        self.batch_first = boolean("batch_first", batch_first)
+        self.bidirectional = boolean("bidirectional", bidirectional)
         self.engine = check_engine_name(engine)
         self._step_hooks: Dict[int, StepHook] = OrderedDict()
 
