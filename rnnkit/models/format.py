@@ -96,11 +96,15 @@ MANIFEST_FILE = ".manifest.json"  # in the commit folder: {"files": [...], "remo
 MODEL_TYPES: Dict[str, str] = {
     "language_model": "rnnkit.models.language_model:LanguageModel",
     "forecaster": "rnnkit.timeseries.forecaster:Forecaster",
+    "sequence_classifier": "rnnkit.models.classifier:SequenceClassifier",
+    "sequence_tagger": "rnnkit.models.tagger:SequenceTagger",
 }
 # what a user calls each kind, and the command that writes it (for messages)
 DESCRIPTIONS: Dict[str, str] = {
     "language_model": "a language model (written by `rnnkit train lm`)",
     "forecaster": "a forecaster (written by `rnnkit train forecast`)",
+    "sequence_classifier": "a sequence classifier (written by `rnnkit train classify`)",
+    "sequence_tagger": "a sequence tagger (written by `rnnkit train tag`)",
 }
 
 
