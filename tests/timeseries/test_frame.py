@@ -254,5 +254,5 @@ def test_a_file_that_is_not_a_readable_csv_is_named(tmp_path, content):
 
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
-    with pytest.raises(FileFormatError, match=r"bad\.csv' could not be read as CSV"):
+    with pytest.raises(FileFormatError, match=r"bad\.csv' (could not be read as CSV|is empty)"):
         read_series(path, "a", "b")

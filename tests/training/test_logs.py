@@ -140,7 +140,7 @@ def test_validation_time_is_not_counted_as_training_throughput(tmp_path):
         return mse_step(m, batch)
 
     def slow_eval(m, batch):
-        time.sleep(0.05)
+        time.sleep(0.1)
         return mse_step(m, batch)
 
     trainer, norms, rows = _fit(
@@ -156,5 +156,6 @@ def test_validation_time_is_not_counted_as_training_throughput(tmp_path):
     speeds = [float(r["throughput"]) for r in rows]
     after_validation = [speeds[i] for i, r in enumerate(rows) if int(r["step"]) in (6, 10)]
     others = [speeds[i] for i, r in enumerate(rows) if int(r["step"]) in (4, 8, 12)]
-    # a row after a validation (4 batches x 50 ms) would otherwise take ~3x as long as its 2 updates
-    assert min(after_validation) > 0.6 * max(others)
+    # a row after a validation (4 batches x 100 ms) would otherwise take ~20x as long as its 2 updates;
+    # the margin is wide because a busy machine makes the rows' speeds vary by 2x and more
+    assert min(after_validation) > 0.25 * max(others)
