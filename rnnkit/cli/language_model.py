@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .._checks import MissingFileError
+from .._checks import InvalidValueError, MissingFileError
 from ..tasks.language_modeling import LanguageModelRecipe as Recipe
 from .app import app, train_app
 from .errors import user_errors_as_one_line
@@ -154,11 +154,25 @@ def generate(
 @app.command()
 @user_errors_as_one_line
 def evaluate(
-    model_dir: Path = typer.Argument(..., help="A folder written by `rnnkit train lm`."),
+    model_dir: Path = typer.Argument(
+        ..., help="A folder written by `rnnkit train lm`, `train classify` or `train tag`."
+    ),
     text: Optional[Path] = typer.Option(
         None,
         "--text",
-        help="Text file to score; default: the validation part (last 10%) of the text the model was trained on.",
+        help="Language model: text file to score; default: the validation part (last 10%) of the text the "
+        "model was trained on.",
+    ),
+    data: Optional[Path] = typer.Option(
+        None,
+        "--data",
+        help="Classifier or tagger: a labelled file to score (prints the metrics, draws the confusion matrix).",
+    ),
+    text_col: Optional[str] = typer.Option(
+        None, "--text-col", help="Classifier: the text column (default: as trained)."
+    ),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Classifier: where the confusion matrix PNG goes (default: DIR/evaluation/)."
     ),
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
 ) -> None:
@@ -168,9 +182,17 @@ def evaluate(
     Bits per character divide the total loss by the characters scored, so word and BPE models
     compare with character models."""
     from ..data.tokenizers import tokenizer_type
+    from ..models.format import read_model
     from ..tasks.language_modeling import evaluate_language_model
+    from .classify import evaluate_sequence_model
 
     check_options(threads=threads)
+    if read_model(model_dir).model_type in ("sequence_classifier", "sequence_tagger"):
+        if data is None:
+            raise InvalidValueError("a classifier or tagger is evaluated on a labelled file: give --data FILE")
+        return evaluate_sequence_model(model_dir, data, text_col, out)
+    if data is not None:
+        raise InvalidValueError("--data is for classifiers and taggers; a language model scores --text FILE")
     load_language_model(model_dir)  # checks the folder first, with a clear message
     result = evaluate_language_model(str(model_dir), existing_file(text, "text file"), threads=threads)
     per_character = tokenizer_type(result["level"]).tokens_are_characters
