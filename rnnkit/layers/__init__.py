@@ -2,6 +2,7 @@
 
 from .crf import LinearChainCRF, TagConstraints, bio_constraints, bioes_constraints
 from .engines import ENGINES, Engine, register_engine, select_engine
+from .pooling import POOLINGS, TimePooling
 from .recurrent import Recurrent
 from .sequences import SequenceBatch, check_lengths
 from .stock import GRU, LSTM, RNN, STOCK_LAYERS, stock_layer
@@ -20,6 +21,8 @@ __all__ = [
     "SequenceBatch",
     "check_lengths",
     "LinearChainCRF",
+    "TimePooling",
+    "POOLINGS",
     "TagConstraints",
     "bio_constraints",
     "bioes_constraints",
