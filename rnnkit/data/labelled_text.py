@@ -51,7 +51,7 @@ from .._checks import (
     NotAFileError,
 )
 
-__all__ = ["LabelledTexts", "read_labelled_text", "read_text_file", "TABLE_SUFFIXES"]
+__all__ = ["LabelledTexts", "read_labelled_text", "read_texts", "read_text_file", "TABLE_SUFFIXES"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -383,3 +383,12 @@ def _labels(rows: List[Row], path: str, column: str, sep: Optional[str]) -> Tupl
         else:
             out.append(_class_name(value, path, where, column))
     return out, lists
+
+
+def read_texts(path: PathLike, text_col: str) -> List[str]:
+    """The texts of one column of a table (no labels needed): what a trained classifier predicts on.
+    The same formats and errors as :func:`read_labelled_text`."""
+    text_col = _check_name("text_col", text_col)
+    shown, columns, rows = _read_table(path)
+    _check_columns(shown, columns, [("text_col", text_col)])
+    return [_text(row.get(text_col), shown, where, text_col) for where, row in rows]

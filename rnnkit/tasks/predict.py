@@ -70,15 +70,12 @@ def _texts(path: str, text_col: Optional[str], recipe: Dict[str, Any]) -> List[s
         if not lines:
             raise FileFormatError(f"{path!r} holds no text (every line is blank)")
         return lines
-    from ..data.labelled_text import _read_table, _text
+    from ..data.labelled_text import read_texts
 
     column = text_col or recipe.get("text_col")
     if not column:
         raise InvalidValueError("give --text-col: the column of the texts to classify")
-    shown, columns, rows = _read_table(path)
-    if column not in columns:
-        raise InvalidValueError(f"{shown!r} has no column {column!r}; its columns are {columns}")
-    return [_text(row.get(column), shown, where, column) for where, row in rows]
+    return read_texts(path, column)
 
 
 def _series(path: str, recipe: Dict[str, Any]):
