@@ -187,7 +187,8 @@ def evaluate(
     from .classify import evaluate_sequence_model
 
     check_options(threads=threads)
-    if read_model(model_dir).model_type in ("sequence_classifier", "sequence_tagger"):
+    kinds = ("language_model", "sequence_classifier", "sequence_tagger")
+    if read_model(model_dir, expected=kinds).model_type != "language_model":
         if data is None:
             raise InvalidValueError("a classifier or tagger is evaluated on a labelled file: give --data FILE")
         return evaluate_sequence_model(model_dir, data, text_col, out)

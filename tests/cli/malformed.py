@@ -6,9 +6,11 @@ file of a copy of a good model folder (or writes a malformed input file) before 
 ``error:`` line matching ``names`` (the bad thing is named), and every file of every model folder
 byte-identical afterwards.
 
-Placeholders: ``{lm}`` / ``{fc}`` a good language-model / forecaster run folder (copies, made for
-the case), ``{tmp}`` the case's scratch folder, ``{text}`` a good text file, ``{csv}`` a good
-series CSV (columns ``month``, ``sales``), ``{bad}`` the file or folder the damage wrote.
+Placeholders: ``{lm}`` / ``{fc}`` / ``{cls}`` / ``{tag}`` a good language-model / forecaster /
+text-classifier / tagger run folder (copies, made for the case), ``{tmp}`` the case's scratch
+folder, ``{text}`` a good text file, ``{csv}`` a good series CSV (columns ``month``, ``sales``),
+``{reviews}`` a good labelled-text CSV (``review``, ``sentiment``), ``{conll}`` a good CoNLL file,
+``{bad}`` the file or folder the damage wrote.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Callable, List, Optional, Tuple
 import numpy as np
 import torch
 
-Damage = Callable[[Path, Path, Path], Path]  # (lm, fc, tmp) -> the path it broke or wrote
+Damage = Callable[[dict, Path], Path]  # (the model folders by name, tmp) -> the path it broke or wrote
 
 
 @dataclass
@@ -147,16 +149,16 @@ def json_file(name: str, kind: str) -> Callable[[Path], Path]:
 
 
 def on(which: str, damage: Callable[[Path], Path]) -> Damage:
-    """A damage applied to the ``lm`` or ``fc`` folder copy."""
-    return lambda lm, fc, tmp: damage(lm if which == "lm" else fc)
+    """A damage applied to the copy of the model folder ``which`` (lm, fc, cls, tag)."""
+    return lambda folders, tmp: damage(folders[which])
 
 
 def new_file(name: str, data) -> Damage:
-    return lambda lm, fc, tmp: _write(tmp / name, data)
+    return lambda folders, tmp: _write(tmp / name, data)
 
 
 def new_folder(name: str) -> Damage:
-    def damage(lm, fc, tmp):
+    def damage(folders, tmp):
         (tmp / name).mkdir()
         return tmp / name
 
@@ -587,8 +589,260 @@ def folder_cases() -> List[Case]:
     ]
 
 
+SEQUENCE_VERBS = (
+    ("cls", ["predict", "{cls}", "--text", "it was great"]),
+    ("cls", ["evaluate", "{cls}", "--data", "{reviews}"]),
+    ("tag", ["predict", "{tag}", "--text", "Alice likes Rome"]),
+    ("tag", ["evaluate", "{tag}", "--data", "{conll}"]),
+)
+
+
+def sequence_model_cases() -> List[Case]:
+    """Classifier and tagger folders, and the verbs that train them."""
+    cases = []
+    for kind, argv in SEQUENCE_VERBS:
+        verb = f"{argv[0]}-{kind}"
+        for damage in ("truncated", "pickle", "missing", "empty"):
+            names = r"model\.safetensors" + (r".*pickle" if damage == "pickle" else "")
+            cases.append(Case(f"{verb}-weights-{damage}", argv, names, on(kind, weights(damage)), "file"))
+        for damage in ("not_json", "list", "future", "wrong_type", "out_of_range", "mismatch", "unknown_field"):
+            cases.append(
+                Case(f"{verb}-config-{damage}", argv, CONFIG_DAMAGES[damage], on(kind, config_json(damage)), "file")
+            )
+        for damage in ("missing", "not_json", "list"):
+            cases.append(
+                Case(f"{verb}-vocab-{damage}", argv, r"vocab\.json", on(kind, json_file("vocab.json", damage)), "file")
+            )
+        other = [("{fc}" if a == "{" + kind + "}" else a) for a in argv]
+        cases.append(Case(f"{verb}-folder-other-kind", other, r"forecaster", cls="folder"))
+        gone = [("{tmp}/nowhere" if a == "{" + kind + "}" else a) for a in argv]
+        cases.append(Case(f"{verb}-folder-missing", gone, r"nowhere.*(not exist|not found)", cls="folder"))
+    classify = ["train", "classify", "--data", "{bad}", "--text-col", "review", "--label-col", "sentiment"]
+    classify += ["--out", "{tmp}/run", "--epochs", "1"]
+    one_class = "review,sentiment\n" + "".join(f"text {i},pos\n" for i in range(30))
+    tag = ["train", "tag", "--data", "{bad}", "--out", "{tmp}/run", "--epochs", "1"]
+    cases += [
+        Case(
+            "predict-cls-data-and-text",
+            ["predict", "{cls}", "--text", "x", "--data", "{reviews}"],
+            r"--data.*--text",
+            cls="conflict",
+        ),
+        Case("predict-cls-nothing", ["predict", "{cls}"], r"--data.*--text", cls="option"),
+        Case("predict-cls-text-blank", ["predict", "{cls}", "--text", "   "], r"empty", cls="option"),
+        Case("predict-cls-data-missing", ["predict", "{cls}", "--data", "{tmp}/none.csv"], r"none\.csv", cls="file"),
+        Case(
+            "predict-cls-unknown-column",
+            ["predict", "{cls}", "--data", "{reviews}", "--text-col", "body"],
+            r"body.*columns",
+            cls="option",
+        ),
+        Case(
+            "predict-cls-out-is-model-file",
+            ["predict", "{cls}", "--data", "{reviews}", "--out", "{cls}/config.json"],
+            r"config\.json",
+            cls="folder",
+        ),
+        Case("evaluate-cls-without-data", ["evaluate", "{cls}"], r"--data", cls="option"),
+        Case("evaluate-lm-with-data", ["evaluate", "{lm}", "--data", "{reviews}"], r"--text", cls="option"),
+        Case(
+            "train-classify-unknown-column",
+            [*classify[:4], "--text-col", "body", *classify[6:]],
+            r"body",
+            new_file("d.csv", "review,sentiment\na,b\n"),
+            "option",
+        ),
+        Case("train-classify-empty-file", classify, r"d\.csv.*(empty|no rows)", new_file("d.csv", ""), "file"),
+        Case(
+            "train-classify-binary-file",
+            classify,
+            r"d\.csv",
+            new_file("d.csv", np.random.default_rng(5).bytes(900)),
+            "file",
+        ),
+        Case("train-classify-one-class", classify, r"(one class|only)", new_file("d.csv", one_class), "file"),
+        Case(
+            "train-classify-unknown-dataset",
+            ["train", "classify", "--dataset", "imdb", "--out", "{tmp}/run"],
+            r"imdb",
+            cls="option",
+        ),
+        Case(
+            "train-classify-unknown-ucr",
+            ["train", "classify", "--dataset", "ucr:NoSuchSet", "--out", "{tmp}/run"],
+            r"NoSuchSet",
+            cls="option",
+        ),
+        Case("train-classify-no-data", ["train", "classify", "--out", "{tmp}/run"], r"--data.*--dataset", cls="option"),
+        Case(
+            "train-classify-into-lm",
+            [
+                "train",
+                "classify",
+                "--data",
+                "{reviews}",
+                "--text-col",
+                "review",
+                "--label-col",
+                "sentiment",
+                "--out",
+                "{lm}",
+            ],
+            r"language model",
+            cls="folder",
+        ),
+        Case(
+            "train-classify-into-itself",
+            [
+                "train",
+                "classify",
+                "--data",
+                "{reviews}",
+                "--text-col",
+                "review",
+                "--label-col",
+                "sentiment",
+                "--out",
+                "{cls}",
+            ],
+            r"--resume.*--overwrite",
+            cls="folder",
+        ),
+        Case(
+            "train-classify-resume-and-overwrite",
+            [
+                "train",
+                "classify",
+                "--data",
+                "{reviews}",
+                "--text-col",
+                "review",
+                "--label-col",
+                "sentiment",
+                "--out",
+                "{cls}",
+                "--resume",
+                "--overwrite",
+            ],
+            r"--resume.*--overwrite",
+            cls="conflict",
+        ),
+        Case(
+            "train-classify--hidden-size=0",
+            [
+                "train",
+                "classify",
+                "--data",
+                "{reviews}",
+                "--text-col",
+                "review",
+                "--label-col",
+                "sentiment",
+                "--out",
+                "{tmp}/run",
+                "--hidden-size",
+                "0",
+            ],
+            r"hidden.size",
+            cls="option",
+        ),
+        Case(
+            "train-classify--seed=-1",
+            [
+                "train",
+                "classify",
+                "--data",
+                "{reviews}",
+                "--text-col",
+                "review",
+                "--label-col",
+                "sentiment",
+                "--out",
+                "{tmp}/run",
+                "--seed",
+                "-1",
+            ],
+            r"seed.*-1",
+            cls="option",
+        ),
+        Case(
+            "train-classify--pooling=sum",
+            [
+                "train",
+                "classify",
+                "--data",
+                "{reviews}",
+                "--text-col",
+                "review",
+                "--label-col",
+                "sentiment",
+                "--out",
+                "{tmp}/run",
+                "--pooling",
+                "sum",
+            ],
+            r"pooling.*sum",
+            cls="option",
+        ),
+        Case(
+            "train-classify--level=bpe",
+            [
+                "train",
+                "classify",
+                "--data",
+                "{reviews}",
+                "--text-col",
+                "review",
+                "--label-col",
+                "sentiment",
+                "--out",
+                "{tmp}/run",
+                "--level",
+                "bpe",
+            ],
+            r"level.*bpe",
+            cls="option",
+        ),
+        Case("train-tag-wrong-columns", tag, r"line 2", new_file("t.conll", "the\tO\nRome\tB-LOC\textra\n\n"), "file"),
+        Case("train-tag-empty-file", tag, r"t\.conll.*empty", new_file("t.conll", ""), "file"),
+        Case(
+            "train-tag-one-tag",
+            tag,
+            r"(only the tags|one tag|nothing to tell)",
+            new_file("t.conll", "".join(f"w{i}\tO\n\n" for i in range(40))),
+            "file",
+        ),
+        Case(
+            "train-tag-bad-jsonl",
+            ["train", "tag", "--data", "{bad}", "--out", "{tmp}/run"],
+            r"t\.jsonl.*line 2",
+            new_file("t.jsonl", '{"tokens": ["a"], "tags": ["O"]}\n{"tokens": ["a", "b"], "tags": ["O"]}\n'),
+            "file",
+        ),
+        Case(
+            "train-tag-unknown-dataset",
+            ["train", "tag", "--dataset", "conll2003", "--out", "{tmp}/run"],
+            r"conll2003",
+            cls="option",
+        ),
+        Case(
+            "train-tag-into-classifier",
+            ["train", "tag", "--data", "{conll}", "--out", "{cls}"],
+            r"sequence classifier",
+            cls="folder",
+        ),
+        Case(
+            "train-tag--seed=-1",
+            ["train", "tag", "--data", "{conll}", "--out", "{tmp}/run", "--seed", "-1"],
+            r"seed.*-1",
+            cls="option",
+        ),
+    ]
+    return cases
+
+
 def all_cases() -> List[Case]:
-    cases = model_folder_cases() + input_file_cases() + option_cases() + folder_cases()
+    cases = model_folder_cases() + input_file_cases() + option_cases() + folder_cases() + sequence_model_cases()
     ids = [c.id for c in cases]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     assert not dupes, f"duplicate case ids: {dupes}"

@@ -24,10 +24,25 @@ pytest.importorskip("pandas")
 pytest.importorskip("statsmodels")
 
 LM_OPTIONS = [
-    "--hidden-size", "16", "--num-layers", "1", "--embedding-size", "8", "--bptt", "16",
-    "--batch-size", "4", "--max-steps", "20", "--val-every", "10", "--checkpoint-every", "10",
-    "--sample-length", "0",
-]  # fmt: skip
+    "--hidden-size",
+    "16",
+    "--num-layers",
+    "1",
+    "--embedding-size",
+    "8",
+    "--bptt",
+    "16",
+    "--batch-size",
+    "4",
+    "--max-steps",
+    "20",
+    "--val-every",
+    "10",
+    "--checkpoint-every",
+    "10",
+    "--sample-length",
+    "0",
+]
 TEXT = "the quick brown fox jumps over the lazy dog.\n" * 40
 
 
@@ -52,7 +67,32 @@ def good(tmp_path_factory):
         + ["--input-length", "12", "--max-epochs", "2", "--out", root / "fc"]
     )
     assert code == 0, out
-    return {"lm": root / "lm", "fc": root / "fc", "text": text, "csv": csv}
+    reviews, conll = root / "reviews.csv", root / "tags.conll"
+    good_words, bad_words = ["great", "love", "fine"], ["bad", "awful", "poor"]
+    reviews.write_text(
+        "review,sentiment\n"
+        + "".join(f"it was {good_words[i % 3]},pos\nit was {bad_words[i % 3]},neg\n" for i in range(40)),
+        encoding="utf-8",
+    )
+    conll.write_text("".join(f"Alice\tB-PER\nlikes\tO\nRome\tB-LOC\nw{i}\tO\n\n" for i in range(40)))
+    small = ["--hidden-size", "8", "--embedding-size", "8", "--epochs", "1"]
+    code, out, _ = invoke(
+        ["train", "classify", "--data", reviews, "--text-col", "review", "--label-col", "sentiment"]
+        + ["--level", "word", "--out", root / "cls", *small]
+    )
+    assert code == 0, out
+    code, out, _ = invoke(["train", "tag", "--data", conll, "--out", root / "tag", *small])
+    assert code == 0, out
+    return {
+        "lm": root / "lm",
+        "fc": root / "fc",
+        "cls": root / "cls",
+        "tag": root / "tag",
+        "text": text,
+        "csv": csv,
+        "reviews": reviews,
+        "conll": conll,
+    }
 
 
 def fingerprint(*paths: Path) -> dict:
@@ -66,17 +106,20 @@ def fingerprint(*paths: Path) -> dict:
 
 
 CASES = all_cases()
+MODEL_FOLDERS = ("lm", "fc", "cls", "tag")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_a_malformed_input_gets_one_clear_line_and_changes_nothing(case: Case, good, tmp_path):
-    lm, fc = tmp_path / "lm", tmp_path / "fc"
-    shutil.copytree(good["lm"], lm)
-    shutil.copytree(good["fc"], fc)
-    bad = case.damage(lm, fc, tmp_path) if case.damage else tmp_path / "unused"
-    watched = [p for p in (lm, fc, bad) if p.exists()]
+    folders = {}
+    for name in MODEL_FOLDERS:  # a copy of each model folder the case names
+        if "{" + name + "}" in " ".join(case.argv):
+            folders[name] = tmp_path / name
+            shutil.copytree(good[name], folders[name])
+    bad = case.damage(folders, tmp_path) if case.damage else tmp_path / "unused"
+    watched = [p for p in (*folders.values(), bad) if p.exists()]
     before = fingerprint(*watched)
-    places = {"lm": lm, "fc": fc, "tmp": tmp_path, "text": good["text"], "csv": good["csv"], "bad": bad}
+    places = {**{k: good[k] for k in ("text", "csv", "reviews", "conll")}, **folders, "tmp": tmp_path, "bad": bad}
 
     code, output, exception = invoke(expand(case.argv, places))
 
@@ -95,6 +138,17 @@ def test_a_malformed_input_gets_one_clear_line_and_changes_nothing(case: Case, g
 
 def test_the_corpus_covers_every_verb_and_class():
     verbs = {" ".join(c.argv[:2]) if c.argv[0] == "train" else c.argv[0] for c in CASES}
-    assert verbs == {"train lm", "train forecast", "generate", "evaluate", "forecast", "backtest", "detect"}
+    assert verbs == {
+        "train lm",
+        "train forecast",
+        "train classify",
+        "train tag",
+        "generate",
+        "evaluate",
+        "forecast",
+        "backtest",
+        "detect",
+        "predict",
+    }
     classes = {c.cls for c in CASES}
     assert classes == {"file", "option", "folder", "number", "resource", "conflict"}
