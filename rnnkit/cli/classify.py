@@ -51,6 +51,7 @@ def train_classify(
     text_col: Optional[str] = from_config(C, "text_col"),
     label_col: Optional[str] = from_config(C, "label_col"),
     label_sep: Optional[str] = from_config(C, "label_sep"),
+    label_cols: Optional[str] = from_config(C, "label_cols"),
     level: str = from_config(C, "level"),
     out: Path = from_config(C, "out"),
     cell: str = from_config(C, "cell"),
@@ -158,6 +159,9 @@ def predict(
     text: Optional[str] = typer.Option(None, "--text", help="One text (or sentence, words separated by spaces)."),
     text_col: Optional[str] = typer.Option(None, "--text-col", help="The text column (default: as trained)."),
     out: Optional[Path] = typer.Option(None, "--out", help="CSV (classifier) or JSONL (tagger) of predictions."),
+    attention: Optional[Path] = typer.Option(
+        None, "--attention", help="With --text: draw each token's attention weight to this PNG (attention pooling)."
+    ),
 ) -> None:
     """Predict with a classifier (class and probabilities) or a tagger (a tag per token)."""
     from ..tasks.predict import predict_file, predict_text
@@ -166,8 +170,11 @@ def predict(
     if data is None and text is None:
         raise InvalidValueError("give --data FILE or --text TEXT: what to predict")
     output_file(out)
+    output_file(attention, "--attention")
+    if attention is not None and text is None:
+        raise InvalidValueError("--attention draws the weights of one text: give --text")
     if text is not None:
-        for line in predict_text(str(model_dir), text):
+        for line in predict_text(str(model_dir), text, None if attention is None else str(attention)):
             typer.echo(line)
         return
     info = predict_file(str(model_dir), existing_file(data, "data file"), text_col, None if out is None else str(out))

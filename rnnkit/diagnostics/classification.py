@@ -93,3 +93,27 @@ def plot_confusion(confusion: List[List[int]], labels: Sequence[str], path, titl
     path = Path(path)
     atomic_write(path, buffer.getvalue())
     return path
+
+
+def plot_attention(tokens: Sequence[str], weights: Sequence[float], path, title: str = "") -> Path:
+    """Draw the attention pooling's weight of each input token (a bar per token, the token under it)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    w = np.asarray(weights, dtype=float)
+    n = len(tokens)
+    fig, ax = plt.subplots(figsize=(min(2 + 0.35 * n, 24), 3.2))
+    ax.bar(range(n), w, color=plt.cm.Oranges(0.3 + 0.7 * w / max(w.max(), 1e-12)))
+    ax.set_xticks(range(n), labels=[t if t.strip() else repr(t) for t in tokens], rotation=90 if n > 12 else 0)
+    ax.set_ylabel("attention weight")
+    ax.set_xlim(-0.6, n - 0.4)
+    ax.set_title(title or "where the classifier looked (attention pooling weights)")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    path = Path(path)
+    atomic_write(path, buffer.getvalue())
+    return path

@@ -47,7 +47,7 @@ from ..training.run_folder import plan_run_folder
 from .sequence_fit import FitSettings, fit_sequences
 
 SPECIALS = ("<pad>", "<unk>")  # id 0 pads, so the embedding's padding row is never a real token
-LEVELS = ("char", "word")
+LEVELS = ("char", "word", "bpe")
 RUN_FILE = "run.json"
 
 
@@ -71,7 +71,12 @@ class ClassifyRecipe:
     label_sep: Optional[str] = field(
         default=None, metadata=_help("Split --label-col on this string: several labels per example (multi-label).")
     )
-    level: str = field(default="char", metadata=_help("Text tokens: char or word."))
+    label_cols: Optional[str] = field(
+        default=None, metadata=_help("Multi-label from 0/1 columns, one per label: their names, comma-separated.")
+    )
+    level: str = field(
+        default="char", metadata=_help("Text tokens: char, word or bpe (bpe needs pip install 'rnnkit[bpe]').")
+    )
     out: str = field(default="runs/classify", metadata=_help("Run folder: model, metrics, plots, logs."))
     cell: str = field(default="lstm", metadata=_help("lstm, gru or rnn."))
     embedding_size: int = field(default=64, metadata=_help("Token embedding (or projected value) width."))
@@ -220,9 +225,12 @@ def load_splits(recipe: ClassifyRecipe) -> Splits:
         else:
             tr, va, te = _split_three(arrays, labels)
         return Splits("series", tr, va, te, False, data, channels=arrays[0].shape[1])
-    if recipe.label_col is None:
-        raise InvalidValueError("--label-col is required with --text-col: name the column holding the label")
-    read = lambda p: read_labelled_text(p, recipe.text_col, recipe.label_col, label_sep=recipe.label_sep)  # noqa: E731
+    if recipe.label_col is None and recipe.label_cols is None:
+        raise InvalidValueError("--label-col (or --label-cols) is required with --text-col: name the label column")
+    label_cols = None if recipe.label_cols is None else [c.strip() for c in recipe.label_cols.split(",") if c.strip()]
+    read = lambda p: read_labelled_text(  # noqa: E731
+        p, recipe.text_col, recipe.label_col, label_sep=recipe.label_sep, label_cols=label_cols
+    )
     table = read(data)
     if recipe.test_data:
         test = read(recipe.test_data)
@@ -263,7 +271,10 @@ def check_splits(splits: Splits) -> List[str]:
 
 
 def build_vocab(texts: Sequence[str], level: str, max_size: int) -> Vocabulary:
-    return Vocabulary.from_text("\n".join(texts), level=level, specials=SPECIALS, max_size=max_size + len(SPECIALS))
+    """The training texts' vocabulary: ``max_size`` most frequent tokens (BPE: a vocabulary of that
+    size), after the padding and unknown tokens."""
+    size = max_size if level == "bpe" else max_size + len(SPECIALS)
+    return Vocabulary.from_text("\n".join(texts), level=level, specials=SPECIALS, max_size=size)
 
 
 def encode_text(vocab: Vocabulary, text: str, max_length: int) -> List[int]:

@@ -44,9 +44,13 @@ def _max_length(recipe: Dict[str, Any]) -> int:
     return value if isinstance(value, int) and value > 0 else 1000
 
 
-def predict_text(model_dir: str, text: str) -> List[str]:
-    """Lines to print for one text: the class and its probability (classifier), or word/TAG (tagger)."""
+def predict_text(model_dir: str, text: str, attention: Optional[str] = None) -> List[str]:
+    """Lines to print for one text: the class and its probability (classifier), or word/TAG (tagger).
+    ``attention``: a PNG path for the attention pooling's weight of each token (classifiers that pool
+    by attention)."""
     kind, model, recipe = _load(model_dir)
+    if attention is not None and (kind != "sequence_classifier" or model.config.pooling != "attention"):
+        raise InvalidValueError("--attention needs a text classifier trained with --pooling attention")
     if not text.strip():
         raise InvalidValueError("--text is empty: give a text to predict")
     if kind == "sequence_tagger":
@@ -55,10 +59,23 @@ def predict_text(model_dir: str, text: str) -> List[str]:
         return [" ".join(f"{w}/{t}" for w, t in zip(words, tags))]
     if not model.config.tokens:
         raise InvalidValueError(f"the model in {model_dir} classifies series: give --data FILE (.ts, .tsv or .csv)")
-    result = score_split(model, [encode_text(model.vocab, text, _max_length(recipe))], None, _max_length(recipe))
+    ids = encode_text(model.vocab, text, _max_length(recipe))
+    result = score_split(model, [ids], None, _max_length(recipe))
     probs = result["probs"][0]
     ranked = sorted(zip(model.config.labels, probs), key=lambda p: -p[1])
-    return [f"{name}\t{p:.4f}" for name, p in ranked]
+    lines = [f"{name}\t{p:.4f}" for name, p in ranked]
+    if attention is not None:
+        import torch
+
+        from ..diagnostics.classification import plot_attention
+
+        with torch.no_grad():
+            weights = model.attention(torch.tensor([ids]))[0].tolist()
+        tokens = [model.vocab.token_of(i) for i in ids]
+        top = ranked[0]
+        plot_attention(tokens, weights, attention, title=f"predicted {top[0]} ({top[1]:.2f}): attention per token")
+        lines.append(f"attention: {attention}")
+    return lines
 
 
 def _texts(path: str, text_col: Optional[str], recipe: Dict[str, Any]) -> List[str]:
@@ -141,10 +158,11 @@ def evaluate_file(model_dir: str, data: str, text_col: Optional[str], out: Optio
         from ..data.labelled_text import read_labelled_text
 
         column = text_col or recipe.get("text_col")
-        label = recipe.get("label_col")
-        if not column or not label:
+        label, cols = recipe.get("label_col"), recipe.get("label_cols")
+        cols = [c.strip() for c in cols.split(",") if c.strip()] if isinstance(cols, str) else None
+        if not column or not (label or cols):
             raise InvalidValueError("give --text-col; the model's run.json does not name the text and label columns")
-        table = read_labelled_text(data, column, label, label_sep=recipe.get("label_sep"))
+        table = read_labelled_text(data, column, label, label_sep=recipe.get("label_sep"), label_cols=cols)
         inputs, labels = [encode_text(model.vocab, t, length) for t in table.texts], list(table.labels)
     else:
         series = _series(data, recipe)

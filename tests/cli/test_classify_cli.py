@@ -174,3 +174,88 @@ def test_a_classifier_run_folder_is_not_clobbered(classifier, tmp_path):
     code, out = run("train", "tag", "--data", data, "--out", run_dir)
     assert code == 2 and "sequence classifier" in out
     assert digest(run_dir) == before
+
+
+def test_multi_label_texts_with_a_separator(tmp_path):
+    rng = random.Random(4)
+    path = tmp_path / "topics.jsonl"
+    with open(path, "w") as f:
+        for _ in range(200):
+            topics = [t for t in ("sport", "money") if rng.random() < 0.5] or ["other"]
+            words = (
+                rng.choices(FILLER, k=4)
+                + (["goal"] if "sport" in topics else [])
+                + (["bank"] if "money" in topics else [])
+            )
+            rng.shuffle(words)
+            f.write(json.dumps({"text": " ".join(words), "topics": "|".join(topics)}) + "\n")
+    code, out = run(
+        "train",
+        "classify",
+        "--data",
+        path,
+        "--text-col",
+        "text",
+        "--label-col",
+        "topics",
+        "--label-sep",
+        "|",
+        "--level",
+        "word",
+        "--out",
+        tmp_path / "run",
+        "--hidden-size",
+        "16",
+        "--epochs",
+        "15",
+    )
+    assert code == 0, out
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["micro_f1"] >= 0.9 and "micro-F1" in out
+    code, out = run("predict", tmp_path / "run", "--text", "the goal it the bank")
+    assert code == 0 and [line.split("\t")[0] for line in out.splitlines()][:2] in (
+        ["sport", "money"],
+        ["money", "sport"],
+    )
+
+
+def test_series_from_a_ucr_tsv_file(tmp_path):
+    """Two classes of series: a bump early or a bump late, of varying length (unequal lengths)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(120):
+        n = int(rng.integers(20, 30))
+        x = rng.normal(0, 0.3, n)
+        late = i % 2
+        x[(n - 6 if late else 2) : (n - 2 if late else 6)] += 3
+        lines.append("\t".join([str(late)] + [f"{v:.4f}" for v in x]))
+    data = tmp_path / "bumps.tsv"
+    data.write_text("\n".join(lines) + "\n")
+    code, out = run(
+        "train",
+        "classify",
+        "--data",
+        data,
+        "--out",
+        tmp_path / "run",
+        "--hidden-size",
+        "16",
+        "--epochs",
+        "25",
+        "--pooling",
+        "last",
+    )
+    assert code == 0, out
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["accuracy"] >= 0.9
+    code, out = run("evaluate", tmp_path / "run", "--data", data, "--out", tmp_path / "cm.png")
+    assert code == 0 and (tmp_path / "cm.png").is_file(), out
+
+
+def test_attention_weights_are_drawn_for_one_text(classifier, tmp_path):
+    run_dir = classifier[0]
+    code, out = run("predict", run_dir, "--text", "it was great", "--attention", tmp_path / "att.png")
+    assert code == 0 and (tmp_path / "att.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", out
+    code, out = run("predict", run_dir, "--data", tmp_path / "x.csv", "--attention", tmp_path / "a.png")
+    assert code == 2 and "--text" in out
