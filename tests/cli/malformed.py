@@ -785,7 +785,7 @@ def sequence_model_cases() -> List[Case]:
             cls="option",
         ),
         Case(
-            "train-classify--level=bpe",
+            "train-classify--level=sentencepiece",
             [
                 "train",
                 "classify",
@@ -798,9 +798,9 @@ def sequence_model_cases() -> List[Case]:
                 "--out",
                 "{tmp}/run",
                 "--level",
-                "bpe",
+                "sentencepiece",
             ],
-            r"level.*bpe",
+            r"level.*sentencepiece",
             cls="option",
         ),
         Case("train-tag-wrong-columns", tag, r"line 2", new_file("t.conll", "the\tO\nRome\tB-LOC\textra\n\n"), "file"),
