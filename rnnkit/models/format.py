@@ -98,6 +98,7 @@ MODEL_TYPES: Dict[str, str] = {
     "forecaster": "rnnkit.timeseries.forecaster:Forecaster",
     "sequence_classifier": "rnnkit.models.classifier:SequenceClassifier",
     "sequence_tagger": "rnnkit.models.tagger:SequenceTagger",
+    "seq2seq": "rnnkit.models.seq2seq.model:Seq2Seq",
 }
 # what a user calls each kind, and the command that writes it (for messages)
 DESCRIPTIONS: Dict[str, str] = {
@@ -105,6 +106,7 @@ DESCRIPTIONS: Dict[str, str] = {
     "forecaster": "a forecaster (written by `rnnkit train forecast`)",
     "sequence_classifier": "a sequence classifier (written by `rnnkit train classify`)",
     "sequence_tagger": "a sequence tagger (written by `rnnkit train tag`)",
+    "seq2seq": "an encoder-decoder (written by `rnnkit train seq2seq`)",
 }
 
 

@@ -54,12 +54,15 @@ def fit_sequences(
     out_dir: Optional[str],
     resume: bool,
     run_settings: Mapping[str, Any],
+    teacher_forcing=None,
 ) -> Dict[str, Any]:
     """Train ``model`` in place; returns ``{"epochs", "steps", "padding", "resumed_from", "history"}``.
 
     ``collate(split, indices)`` builds a batch of ``split`` ("train"/"val"); ``loss_fn(model,
     batch)`` is the training loss; ``metrics_fn(model, batch)`` the validation metrics
     (``{"loss": ..., "accuracy": ...}``). ``out_dir``: checkpoints and logs (None: none).
+    ``teacher_forcing``: a :class:`~rnnkit.models.scheduled_sampling.TeacherForcing` the loss uses;
+    the Trainer advances its schedule by updates and saves its generator with the checkpoints.
     """
     train_batches = make_batches(train_lengths, settings.batch_size, settings.seed)
     val_batches = make_batches(val_lengths, settings.batch_size, settings.seed) if val_lengths else None
@@ -92,6 +95,7 @@ def fit_sequences(
         step_fn=loss_fn,
         eval_fn=metrics_fn,
         collate_fn=lambda items: items[0],
+        teacher_forcing=teacher_forcing,
         settings=dict(run_settings),
     )
     train_items = [collate("train", b) for b in train_batches]

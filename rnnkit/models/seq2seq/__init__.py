@@ -1,0 +1,5 @@
+"""Encoder-decoder models (the seeds' fourth mapping): :mod:`.model` and :mod:`.decoding`."""
+
+from .model import BOS, EOS, PAD, SPECIALS, UNK, DecoderState, Encoded, Seq2Seq, Seq2SeqConfig
+
+__all__ = ["Seq2Seq", "Seq2SeqConfig", "Encoded", "DecoderState", "SPECIALS", "PAD", "UNK", "BOS", "EOS"]
