@@ -1,5 +1,6 @@
 """Layers: run cells over time (``Recurrent``, ``RNN``, ``LSTM``, ``GRU``) and the engines behind them."""
 
+from .attention import ATTENTION_KINDS, Attention, AttentionalHidden
 from .crf import LinearChainCRF, TagConstraints, bio_constraints, bioes_constraints
 from .engines import ENGINES, Engine, register_engine, select_engine
 from .pooling import POOLINGS, TimePooling
@@ -26,4 +27,7 @@ __all__ = [
     "TagConstraints",
     "bio_constraints",
     "bioes_constraints",
+    "Attention",
+    "AttentionalHidden",
+    "ATTENTION_KINDS",
 ]
