@@ -15,7 +15,7 @@ every verb has ``--help``, and a user error ends with one ``error:`` line and ex
 
 from __future__ import annotations
 
-from . import classify, forecasting, language_model  # noqa: F401 -- importing a verb module registers its commands
+from . import classify, forecasting, language_model, seq2seq  # noqa: F401 -- importing a verb module registers its commands
 from .app import app, train_app
 
 __all__ = ["app", "train_app", "main"]

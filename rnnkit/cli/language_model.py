@@ -174,6 +174,10 @@ def evaluate(
     out: Optional[Path] = typer.Option(
         None, "--out", help="Classifier: where the confusion matrix PNG goes (default: DIR/evaluation/)."
     ),
+    pairs: Optional[Path] = typer.Option(
+        None, "--pairs", help="Encoder-decoder: source<TAB>target pairs to score (exact match, WER, BLEU, chrF)."
+    ),
+    beam: int = typer.Option(5, "--beam", help="Encoder-decoder: beam size (1: greedy)."),
     threads: Optional[int] = typer.Option(None, "--threads", help=THREADS_HELP),
 ) -> None:
     """Loss, bits per character (and per token for word/BPE models) and perplexity on a text.
@@ -187,8 +191,17 @@ def evaluate(
     from .classify import evaluate_sequence_model
 
     check_options(threads=threads)
-    kinds = ("language_model", "sequence_classifier", "sequence_tagger")
-    if read_model(model_dir, expected=kinds).model_type != "language_model":
+    kinds = ("language_model", "sequence_classifier", "sequence_tagger", "seq2seq")
+    kind = read_model(model_dir, expected=kinds).model_type
+    if kind == "seq2seq":
+        from .seq2seq import evaluate_pairs
+
+        if pairs is None:
+            raise InvalidValueError("an encoder-decoder is evaluated on pairs: give --pairs FILE")
+        if beam < 1:
+            raise InvalidValueError(f"--beam must be an int >= 1, got {beam}")
+        return evaluate_pairs(model_dir, pairs, beam)
+    if kind != "language_model":
         if data is None:
             raise InvalidValueError("a classifier or tagger is evaluated on a labelled file: give --data FILE")
         return evaluate_sequence_model(model_dir, data, text_col, out)
