@@ -4,7 +4,8 @@ tagged sentences and length-bucketed batches."""
 from .bucketing import BucketBatchSampler, pad_batch, padding_fraction
 from .conll import EntityScores, TaggedSentences, entity_scores, read_conll, read_tagged_jsonl, spans
 from .corpus import default_corpus, read_text, split_train_val
-from .labelled_text import LabelledTexts, read_labelled_text
+from .labelled_text import LabelledTexts, read_labelled_text, read_texts
+from .parallel import Pairs, read_pairs, write_pairs
 from .text_stream import TextStream
 from .tokenizers import BPETokenizer, CharTokenizer, Tokenizer, WordTokenizer
 from .vocab import UnknownTokenWarning, Vocabulary
@@ -22,6 +23,10 @@ __all__ = [
     "TextStream",
     "LabelledTexts",
     "read_labelled_text",
+    "read_texts",
+    "Pairs",
+    "read_pairs",
+    "write_pairs",
     "TaggedSentences",
     "read_conll",
     "read_tagged_jsonl",
