@@ -186,7 +186,7 @@ def evaluate(
     Bits per character divide the total loss by the characters scored, so word and BPE models
     compare with character models."""
     from ..data.tokenizers import tokenizer_type
-    from ..models.format import read_model
+    from ..models.format import describe_type, read_model
     from ..tasks.language_modeling import evaluate_language_model
     from .classify import evaluate_sequence_model
 
@@ -201,6 +201,11 @@ def evaluate(
         if beam < 1:
             raise InvalidValueError(f"--beam must be an int >= 1, got {beam}")
         return evaluate_pairs(model_dir, pairs, beam)
+    if pairs is not None:
+        raise InvalidValueError(
+            f"--pairs is for encoder-decoders; {model_dir} holds {describe_type(kind)}, scored on "
+            + ("--text FILE" if kind == "language_model" else "--data FILE")
+        )
     if kind != "language_model":
         if data is None:
             raise InvalidValueError("a classifier or tagger is evaluated on a labelled file: give --data FILE")

@@ -841,8 +841,84 @@ def sequence_model_cases() -> List[Case]:
     return cases
 
 
+SEQ2SEQ_VERBS = (["translate", "{s2s}", "--text", "abc"], ["evaluate", "{s2s}", "--pairs", "{pairs}"])
+
+
+def seq2seq_cases() -> List[Case]:
+    """Encoder-decoder folders under translate and evaluate, and train seq2seq's inputs."""
+    cases = []
+    for argv in SEQ2SEQ_VERBS:
+        verb = f"{argv[0]}-s2s"
+        for damage in ("truncated", "pickle", "missing"):
+            names = r"model\.safetensors" + (r".*pickle" if damage == "pickle" else "")
+            cases.append(Case(f"{verb}-weights-{damage}", argv, names, on("s2s", weights(damage)), "file"))
+        for damage in ("not_json", "future", "wrong_type", "mismatch", "unknown_field"):
+            cases.append(
+                Case(f"{verb}-config-{damage}", argv, CONFIG_DAMAGES[damage], on("s2s", config_json(damage)), "file")
+            )
+        for name in ("source_vocab.json", "target_vocab.json"):
+            cases.append(
+                Case(
+                    f"{verb}-{name.split('.')[0]}-garbage",
+                    argv,
+                    name.replace(".", r"\."),
+                    on("s2s", json_file(name, "not_json")),
+                    "file",
+                )
+            )
+        other = [("{cls}" if a == "{s2s}" else a) for a in argv]
+        cases.append(Case(f"{verb}-folder-other-kind", other, r"sequence classifier", cls="folder"))
+    train = ["train", "seq2seq", "--pairs", "{bad}", "--out", "{tmp}/run", "--epochs", "1"]
+    cases += [
+        Case("train-seq2seq-no-tab", train, r"p\.tsv.*line 2", new_file("p.tsv", "abc\tcba\nno tab\n"), "file"),
+        Case("train-seq2seq-empty-side", train, r"p\.tsv.*line 1", new_file("p.tsv", "abc\t \n"), "file"),
+        Case("train-seq2seq-empty-file", train, r"p\.tsv.*empty", new_file("p.tsv", ""), "file"),
+        Case("train-seq2seq-binary", train, r"p\.tsv", new_file("p.tsv", np.random.default_rng(6).bytes(500)), "file"),
+        Case(
+            "train-seq2seq-into-lm",
+            ["train", "seq2seq", "--pairs", "{pairs}", "--out", "{lm}"],
+            r"language model",
+            cls="folder",
+        ),
+        Case(
+            "train-seq2seq-into-itself",
+            ["train", "seq2seq", "--pairs", "{pairs}", "--out", "{s2s}"],
+            r"--resume.*--overwrite",
+            cls="folder",
+        ),
+        Case(
+            "train-seq2seq-unknown-dataset",
+            ["train", "seq2seq", "--dataset", "wmt14", "--out", "{tmp}/run"],
+            r"wmt14",
+            cls="option",
+        ),
+        Case(
+            "train-seq2seq-pairs-and-dataset",
+            ["train", "seq2seq", "--pairs", "{pairs}", "--dataset", "dates", "--out", "{tmp}/run"],
+            r"--pairs.*--dataset",
+            cls="conflict",
+        ),
+        Case(
+            "train-seq2seq--label-smoothing=1",
+            ["train", "seq2seq", "--pairs", "{pairs}", "--out", "{tmp}/run", "--label-smoothing", "1"],
+            r"label_smoothing",
+            cls="option",
+        ),
+        Case("translate-s2s--beam=0", ["translate", "{s2s}", "--text", "abc", "--beam", "0"], r"--beam", cls="option"),
+        Case(
+            "translate-s2s-plot-is-model-file",
+            ["translate", "{s2s}", "--text", "abc", "--attention-plot", "{s2s}/config.json"],
+            r"config\.json",
+            cls="folder",
+        ),
+        Case("evaluate-s2s-without-pairs", ["evaluate", "{s2s}"], r"--pairs", cls="option"),
+    ]
+    return cases
+
+
 def all_cases() -> List[Case]:
     cases = model_folder_cases() + input_file_cases() + option_cases() + folder_cases() + sequence_model_cases()
+    cases += seq2seq_cases()
     ids = [c.id for c in cases]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     assert not dupes, f"duplicate case ids: {dupes}"

@@ -83,6 +83,10 @@ def good(tmp_path_factory):
     assert code == 0, out
     code, out, _ = invoke(["train", "tag", "--data", conll, "--out", root / "tag", *small])
     assert code == 0, out
+    pairs = root / "pairs.tsv"
+    pairs.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ("abc", "bca", "cab", "acb", "bac", "cba") * 8))
+    code, out, _ = invoke(["train", "seq2seq", "--pairs", pairs, "--out", root / "s2s", *small, "--beam", "1"])
+    assert code == 0, out
     return {
         "lm": root / "lm",
         "fc": root / "fc",
@@ -92,6 +96,8 @@ def good(tmp_path_factory):
         "csv": csv,
         "reviews": reviews,
         "conll": conll,
+        "s2s": root / "s2s",
+        "pairs": pairs,
     }
 
 
@@ -106,7 +112,7 @@ def fingerprint(*paths: Path) -> dict:
 
 
 CASES = all_cases()
-MODEL_FOLDERS = ("lm", "fc", "cls", "tag")
+MODEL_FOLDERS = ("lm", "fc", "cls", "tag", "s2s")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -119,7 +125,12 @@ def test_a_malformed_input_gets_one_clear_line_and_changes_nothing(case: Case, g
     bad = case.damage(folders, tmp_path) if case.damage else tmp_path / "unused"
     watched = [p for p in (*folders.values(), bad) if p.exists()]
     before = fingerprint(*watched)
-    places = {**{k: good[k] for k in ("text", "csv", "reviews", "conll")}, **folders, "tmp": tmp_path, "bad": bad}
+    places = {
+        **{k: good[k] for k in ("text", "csv", "reviews", "conll", "pairs")},
+        **folders,
+        "tmp": tmp_path,
+        "bad": bad,
+    }
 
     code, output, exception = invoke(expand(case.argv, places))
 
@@ -137,18 +148,13 @@ def test_a_malformed_input_gets_one_clear_line_and_changes_nothing(case: Case, g
 
 
 def test_the_corpus_covers_every_verb_and_class():
+    """Every command of the app (a new verb included) has malformed-input cases."""
+    import typer
+
+    group = typer.main.get_command(app)
+    commands = {name for name in group.commands if name != "train"}
+    commands |= {f"train {name}" for name in group.commands["train"].commands}
     verbs = {" ".join(c.argv[:2]) if c.argv[0] == "train" else c.argv[0] for c in CASES}
-    assert verbs == {
-        "train lm",
-        "train forecast",
-        "train classify",
-        "train tag",
-        "generate",
-        "evaluate",
-        "forecast",
-        "backtest",
-        "detect",
-        "predict",
-    }
+    assert verbs == commands
     classes = {c.cls for c in CASES}
     assert classes == {"file", "option", "folder", "number", "resource", "conflict"}
