@@ -55,6 +55,30 @@ def _help(text: str) -> Dict[str, str]:
     return {"help": text}
 
 
+MIN_STEPS = 1200  # updates a run may take before the epoch cap stops it, however small the data
+MIN_EPOCHS, MAX_EPOCHS = 30, 300
+
+
+def epochs_for(train_size: int, batch_size: int) -> Tuple[int, int]:
+    """The default ``(epochs, patience)`` for ``train_size`` training examples in batches of ``batch_size``.
+
+    With ``b = ceil(train_size / batch_size)`` batches an epoch::
+
+        epochs   = clamp(ceil(MIN_STEPS / b), MIN_EPOCHS, MAX_EPOCHS)    # 1200 updates at least
+        patience = max(5, epochs // 6)
+
+    A large set (40 batches or more) gets 30 epochs and a patience of 5; a UCR set of 60 series
+    gets 300 epochs and a patience of 50: a few updates an epoch need many epochs to learn, and a
+    validation split of a handful of series needs patience to see past its noise (an unknown size, 0,
+    gets 30 and 5).
+    """
+    if train_size <= 0:
+        return MIN_EPOCHS, 5
+    batches = -(-train_size // batch_size)
+    epochs = min(MAX_EPOCHS, max(MIN_EPOCHS, -(-MIN_STEPS // batches)))
+    return epochs, max(5, epochs // 6)
+
+
 @dataclass
 class ClassifyRecipe:
     """Everything ``rnnkit train classify`` does, with its defaults (each field's help is its CLI help)."""
@@ -88,10 +112,16 @@ class ClassifyRecipe:
     dropout: float = field(default=0.2, metadata=_help("Dropout on inputs, between layers and on outputs."))
     max_length: int = field(default=1000, metadata=_help("Keep at most this many tokens (steps) per example."))
     vocab_size: int = field(default=20000, metadata=_help("Most frequent tokens kept (others become <unk>)."))
-    epochs: int = field(default=30, metadata=_help("Upper bound on epochs; early stopping usually ends sooner."))
+    epochs: int = field(
+        default=0,
+        metadata=_help("Upper bound on epochs; early stopping usually ends sooner (0: by the training-set size)."),
+    )
     batch_size: int = field(default=32, metadata=_help("Examples per update."))
     lr: float = field(default=2e-3, metadata=_help("Learning rate (AdamW)."))
-    patience: int = field(default=5, metadata=_help("Epochs without a better validation loss before stopping."))
+    patience: int = field(
+        default=0,
+        metadata=_help("Epochs without a better validation loss before stopping (0: by the training-set size)."),
+    )
     time_budget: Optional[float] = field(default=None, metadata=_help("Optional cap in seconds of training."))
     seed: int = field(default=0, metadata=_help("Random seed (>= 0): the same seed gives the same model."))
     threads: Optional[int] = field(default=None, metadata=_help("CPU threads (default: the free cores)."))
@@ -104,9 +134,10 @@ class ClassifyRecipe:
             raise InvalidValueError("give --data FILE or --dataset NAME (spamassassin takes both: the corpus file)")
         choice("level", self.level, LEVELS)
         choice("pooling", self.pooling, ("last", "mean", "max", "attention"))
-        for name in ("embedding_size", "hidden_size", "num_layers", "max_length", "epochs", "batch_size", "patience"):
+        for name in ("embedding_size", "hidden_size", "num_layers", "max_length", "batch_size"):
             positive_int(name, getattr(self, name))
-        non_negative_int("conv", self.conv)
+        for name in ("conv", "epochs", "patience"):
+            non_negative_int(name, getattr(self, name))
         positive_int("vocab_size", self.vocab_size)
         in_range("dropout", self.dropout, 0, 1, high_open=True)
         positive_float("lr", self.lr)
@@ -114,12 +145,14 @@ class ClassifyRecipe:
         non_negative_int("seed", self.seed)
         optional(positive_int, "threads", self.threads)
 
-    def fit_settings(self) -> FitSettings:
+    def fit_settings(self, train_size: int = 0) -> FitSettings:
+        """How to fit; ``epochs``/``patience`` of 0 follow :func:`epochs_for` of ``train_size`` examples."""
+        epochs, patience = epochs_for(train_size, self.batch_size)
         return FitSettings(
-            epochs=self.epochs,
+            epochs=self.epochs or epochs,
             batch_size=self.batch_size,
             lr=self.lr,
-            patience=self.patience,
+            patience=self.patience or patience,
             seed=self.seed,
             threads=self.threads,
             time_budget=self.time_budget,
@@ -386,7 +419,7 @@ def train_classifier(recipe: ClassifyRecipe, log: Callable[[str], None] = print)
         collate,
         loss_fn,
         metrics_fn,
-        recipe.fit_settings(),
+        recipe.fit_settings(len(encoded["train"])),
         out_dir=str(plan.work),
         resume=plan.resuming,
         run_settings=run_settings,
