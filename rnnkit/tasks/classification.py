@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -311,7 +312,11 @@ def build_vocab(texts: Sequence[str], level: str, max_size: int) -> Vocabulary:
 
 
 def encode_text(vocab: Vocabulary, text: str, max_length: int) -> List[int]:
-    ids = vocab.encode(text, unknown="replace")[:max_length]
+    """Token ids of ``text`` (tokens the vocabulary lacks become ``<unk>``, silently: a training
+    vocabulary keeps the frequent tokens only, so unknown ones are expected), at most ``max_length``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ids = vocab.encode(text, unknown="replace")[:max_length]
     return ids or [vocab.id_of("<unk>")]  # a text with no token is one unknown token
 
 

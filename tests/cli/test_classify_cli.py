@@ -259,3 +259,16 @@ def test_attention_weights_are_drawn_for_one_text(classifier, tmp_path):
     assert code == 0 and (tmp_path / "att.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", out
     code, out = run("predict", run_dir, "--data", tmp_path / "x.csv", "--attention", tmp_path / "a.png")
     assert code == 2 and "--text" in out
+
+
+def test_a_rare_tag_outside_the_training_part_is_kept_but_a_test_file_tag_is_refused(tmp_path):
+    data = conll(tmp_path / "train.conll", n=120)
+    with open(data, "a") as f:  # one sentence with a tag nowhere else: it lands in one split only
+        f.write("Zed\tB-ORG\nthe\tO\n\n")
+    code, out = run("train", "tag", "--data", data, "--out", tmp_path / "ok", "--epochs", "1", "--hidden-size", "8")
+    assert code == 0, out
+    assert "B-ORG" in json.loads((tmp_path / "ok" / "config.json").read_text())["config"]["tags"]
+    test = tmp_path / "test.conll"
+    test.write_text("Alice\tB-PER\nsings\tB-MISC\n\n")
+    code, out = run("train", "tag", "--data", data, "--test-data", test, "--out", tmp_path / "no", "--epochs", "1")
+    assert code == 2 and "B-MISC" in out and "never in the training data" in out, out
