@@ -251,15 +251,19 @@ class SyntheticSplits:
 
 def synthetic_splits(name: str, n_train: int, n_val: int, n_test: int, seed: int = 0) -> SyntheticSplits:
     """Training, validation and test pairs of the task ``name`` (``"addition"``, ``"reverse"``,
-    ``"dates"``, with each generator's defaults), disjoint by construction: one stream of
-    ``n_test + n_val + n_train`` distinct pairs is cut in that order, so the test set depends only on
-    ``n_test`` and ``seed``."""
+    ``"dates"``, with each generator's defaults), disjoint by construction: ``n_test + n_val +
+    n_train`` distinct pairs are drawn, put in a random order (seeded) and cut into test,
+    validation and training. The shuffle matters: a stream of distinct pairs exhausts the rare
+    kinds first (there are only 55 one-digit + one-digit sums), and cutting the stream in order
+    put every one of them into the test split, never into training."""
     name = choice("synthetic task", name, SYNTHETIC_TASKS)
     n_train = positive_int("n_train", n_train)
     n_val = non_negative_int("n_val", n_val)
     n_test = non_negative_int("n_test", n_test)
     seed = _seed(seed)
-    pairs = SYNTHETIC_TASKS[name](n_test + n_val + n_train, seed=seed)
+    drawn = SYNTHETIC_TASKS[name](n_test + n_val + n_train, seed=seed)
+    order = np.random.default_rng([seed, 1]).permutation(len(drawn.sources))
+    pairs = Pairs([drawn.sources[i] for i in order], [drawn.targets[i] for i in order], drawn.source)
     cuts = {"test": (0, n_test), "val": (n_test, n_test + n_val), "train": (n_test + n_val, len(pairs))}
     parts = {
         split: Pairs(pairs.sources[a:b], pairs.targets[a:b], f"{pairs.source} {split}")
