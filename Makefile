@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 # no download) for its default 2,000 updates (about 2.5 minutes on a quiet 2-core CPU), print a
 # sample and where the model and logs went.
 demo: $(STAMP)
-	$(VENV)/bin/rnnkit train lm --out runs/demo
+	$(VENV)/bin/rnnkit train lm --out runs/demo --overwrite
 
 parity: $(STAMP)
 	$(PY) examples/parity_demo.py
