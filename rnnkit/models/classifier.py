@@ -15,19 +15,19 @@ classifier saves and loads through the one model format (``rnnkit.load``), with 
 
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import FileFormatError, InvalidTypeError, InvalidValueError, boolean, choice, non_negative_int
+from .._checks import InvalidTypeError, InvalidValueError, boolean, choice, non_negative_int
 from ..data.corpus import PathLike
 from ..data.vocab import Vocabulary
 from ..layers.pooling import POOLINGS, TimePooling
-from .encoder import EncoderConfig, SequenceEncoder
-from .format import ModelFolder, read_model, save_model
+from .encoder import EncoderConfig, SequenceEncoder, load_encoder_model, save_encoder_model
+from .format import ModelFolder, read_model
 
 MODEL_TYPE = "sequence_classifier"
 VOCAB_NAME = "vocab.json"
@@ -42,22 +42,6 @@ def check_labels(labels: object, least: int) -> List[str]:
     if len(labels) < least:
         raise InvalidValueError(f"a model needs at least {least} labels, got {list(labels)!r}")
     return list(labels)
-
-
-def config_from_dict(cls, d: object):
-    """``cls(**d)`` for a config dataclass, with unknown and missing fields named."""
-    if not isinstance(d, dict):
-        raise InvalidTypeError(f"a config is a dict, got {type(d).__name__}")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise InvalidValueError(f"unknown config fields {unknown}; expected some of {sorted(known)}")
-    missing = sorted(
-        f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING and f.name not in d
-    )
-    if missing:
-        raise InvalidValueError(f"the config lacks the fields {missing}")
-    return cls(**d)
 
 
 @dataclass
@@ -128,8 +112,7 @@ class SequenceClassifier(nn.Module):
 
     def save_pretrained(self, directory: PathLike) -> None:
         """Write the model folder (``config.json``, ``model.safetensors``, ``vocab.json`` for tokens)."""
-        files = {VOCAB_NAME: self.vocab.to_json()} if self.vocab is not None else None
-        save_model(directory, MODEL_TYPE, asdict(self.config), self.state_dict(), files=files)
+        save_encoder_model(self, MODEL_TYPE, directory)
 
     @classmethod
     def from_pretrained(cls, directory: PathLike) -> "SequenceClassifier":
@@ -138,15 +121,4 @@ class SequenceClassifier(nn.Module):
     @classmethod
     def from_folder(cls, folder: ModelFolder) -> "SequenceClassifier":
         """The classifier in ``folder``, in eval mode; every problem is an error naming the file."""
-        folder.expect(MODEL_TYPE)
-        try:
-            config = config_from_dict(ClassifierConfig, folder.config)
-        except (InvalidTypeError, InvalidValueError) as err:
-            raise folder.bad_config(str(err)) from None
-        vocab = Vocabulary.load(folder.file(VOCAB_NAME)) if config.tokens else None
-        try:
-            model = cls(config, vocab)
-        except InvalidValueError as err:
-            raise FileFormatError(f"the files in {str(folder.path)!r} do not fit together: {err}") from None
-        folder.load_state_dict(model)
-        return model.eval()
+        return load_encoder_model(cls, ClassifierConfig, MODEL_TYPE, folder)

@@ -17,7 +17,7 @@ zeros at padded steps, exactly as if the sequence had ended there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from typing import Optional, Tuple
 
 import torch
@@ -130,3 +130,53 @@ class SequenceEncoder(nn.Module):
             e = torch.relu(conv(e.transpose(1, 2))).transpose(1, 2) * mask  # (B, T, F)
         outputs, _ = self.rnn(e, lengths=lengths)  # (B, T, D*H)
         return self.dropout(outputs), lengths
+
+
+# ---- the one model format, for models built on this encoder ------------------------------------
+
+VOCAB_NAME = "vocab.json"
+
+
+def config_from_dict(cls, d: object):
+    """``cls(**d)`` for a config dataclass, with unknown and missing fields named."""
+    if not isinstance(d, dict):
+        raise InvalidTypeError(f"a config is a dict, got {type(d).__name__}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise InvalidValueError(f"unknown config fields {unknown}; expected some of {sorted(known)}")
+    missing = sorted(
+        f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING and f.name not in d
+    )
+    if missing:
+        raise InvalidValueError(f"the config lacks the fields {missing}")
+    return cls(**d)
+
+
+def save_encoder_model(model: nn.Module, model_type: str, directory) -> None:
+    """Write ``model`` (with ``.config`` and an optional ``.vocab``) as a model folder."""
+    from dataclasses import asdict
+
+    from .format import save_model
+
+    files = {VOCAB_NAME: model.vocab.to_json()} if model.vocab is not None else None
+    save_model(directory, model_type, asdict(model.config), model.state_dict(), files=files)
+
+
+def load_encoder_model(cls, config_class, model_type: str, folder):
+    """``cls(config, vocab)`` from a model folder, in eval mode; every problem names the file."""
+    from .._checks import FileFormatError
+    from ..data.vocab import Vocabulary
+
+    folder.expect(model_type)
+    try:
+        config = config_from_dict(config_class, folder.config)
+    except (InvalidTypeError, InvalidValueError) as err:
+        raise folder.bad_config(str(err)) from None
+    vocab = Vocabulary.load(folder.file(VOCAB_NAME)) if config.tokens else None
+    try:
+        model = cls(config, vocab)
+    except InvalidValueError as err:
+        raise FileFormatError(f"the files in {str(folder.path)!r} do not fit together: {err}") from None
+    folder.load_state_dict(model)
+    return model.eval()

@@ -16,21 +16,21 @@ never output. Saves and loads through the one model format (``rnnkit.load``), wi
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import FileFormatError, InvalidTypeError, InvalidValueError, boolean, choice
+from .._checks import InvalidTypeError, InvalidValueError, boolean, choice
 from ..data.corpus import PathLike
 from ..data.vocab import Vocabulary
 from ..layers.crf import LinearChainCRF, bio_constraints, bioes_constraints
 from ..layers.pooling import step_mask
-from .classifier import check_labels, config_from_dict
-from .encoder import EncoderConfig, SequenceEncoder
-from .format import ModelFolder, read_model, save_model
+from .classifier import check_labels
+from .encoder import EncoderConfig, SequenceEncoder, load_encoder_model, save_encoder_model
+from .format import ModelFolder, read_model
 
 MODEL_TYPE = "sequence_tagger"
 VOCAB_NAME = "vocab.json"
@@ -110,8 +110,8 @@ class SequenceTagger(nn.Module):
     # ---- the one model format ----------------------------------------------------------------
 
     def save_pretrained(self, directory: PathLike) -> None:
-        files = {VOCAB_NAME: self.vocab.to_json()} if self.vocab is not None else None
-        save_model(directory, MODEL_TYPE, asdict(self.config), self.state_dict(), files=files)
+        """Write the model folder (``config.json``, ``model.safetensors``, ``vocab.json``)."""
+        save_encoder_model(self, MODEL_TYPE, directory)
 
     @classmethod
     def from_pretrained(cls, directory: PathLike) -> "SequenceTagger":
@@ -119,15 +119,5 @@ class SequenceTagger(nn.Module):
 
     @classmethod
     def from_folder(cls, folder: ModelFolder) -> "SequenceTagger":
-        folder.expect(MODEL_TYPE)
-        try:
-            config = config_from_dict(TaggerConfig, folder.config)
-        except (InvalidTypeError, InvalidValueError) as err:
-            raise folder.bad_config(str(err)) from None
-        vocab = Vocabulary.load(folder.file(VOCAB_NAME)) if config.tokens else None
-        try:
-            model = cls(config, vocab)
-        except InvalidValueError as err:
-            raise FileFormatError(f"the files in {str(folder.path)!r} do not fit together: {err}") from None
-        folder.load_state_dict(model)
-        return model.eval()
+        """The tagger in ``folder``, in eval mode; every problem is an error naming the file."""
+        return load_encoder_model(cls, TaggerConfig, MODEL_TYPE, folder)

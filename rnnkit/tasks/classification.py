@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -44,8 +44,7 @@ from .._checks import (
 from ..data.atomic import atomic_write
 from ..data.vocab import Vocabulary
 from ..models.classifier import MODEL_TYPE, ClassifierConfig, SequenceClassifier
-from ..training.run_folder import plan_run_folder
-from .sequence_fit import FitSettings, fit_sequences
+from .sequence_fit import FitSettings, fit_sequences, plan_sequence_run, recipe_settings
 
 SPECIALS = ("<pad>", "<unk>")  # id 0 pads, so the embedding's padding row is never a real token
 LEVELS = ("char", "word", "bpe")
@@ -357,15 +356,7 @@ def target_tensor(labels: Sequence, classes: List[str], multi_label: bool) -> to
 
 def train_classifier(recipe: ClassifyRecipe, log: Callable[[str], None] = print) -> Dict[str, Any]:
     """Train and test as ``recipe`` says; everything is checked before the run folder is touched."""
-    plan = plan_run_folder(
-        recipe.out,
-        MODEL_TYPE,
-        resume=recipe.resume,
-        overwrite=recipe.overwrite,
-        checkpoint_dirs=("last",),
-        finished=_finished,
-        log=log,
-    )
+    plan = plan_sequence_run(recipe, MODEL_TYPE, log)
     splits = load_splits(recipe)
     labels = check_splits(splits)
     vocab = None
@@ -413,9 +404,7 @@ def train_classifier(recipe: ClassifyRecipe, log: Callable[[str], None] = print)
             acc = (logits.argmax(-1) == y).float().mean()
         return {"loss": m.loss(logits, y).item(), "accuracy": acc.item()}
 
-    run_settings = {
-        k: v for k, v in asdict(recipe).items() if k not in ("out", "resume", "overwrite", "progress", "threads")
-    }
+    run_settings = recipe_settings(recipe)
     plan.create()  # every check has passed: from here on the run writes
     fit = fit_sequences(
         model,
@@ -449,12 +438,6 @@ def train_classifier(recipe: ClassifyRecipe, log: Callable[[str], None] = print)
     write_outputs(out, model, result, summary, "test")
     final = plan.commit()
     return {"out": str(final), **summary}
-
-
-def _finished(folder: Path) -> Optional[str]:
-    from ..models.format import has_model
-
-    return "its model is saved and tested; --overwrite trains a new one" if has_model(folder) else None
 
 
 @torch.no_grad()

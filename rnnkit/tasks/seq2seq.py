@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -36,9 +35,8 @@ from ..data.atomic import atomic_write
 from ..data.vocab import Vocabulary
 from ..models.scheduled_sampling import SamplingSchedule, TeacherForcing
 from ..models.seq2seq.model import ATTENTIONS, BOS, EOS, MODEL_TYPE, SPECIALS, Seq2Seq, Seq2SeqConfig
-from ..training.run_folder import plan_run_folder
 from .classification import RUN_FILE, _help, hash_split
-from .sequence_fit import FitSettings, fit_sequences
+from .sequence_fit import FitSettings, fit_sequences, plan_sequence_run, recipe_settings
 
 DATASETS = ("cmudict", "addition", "reverse", "dates")
 LEVELS = ("char", "word", "bpe")
@@ -220,15 +218,7 @@ def pair_batch(src: Sequence[List[int]], tgt: Optional[Sequence[List[int]]] = No
 
 def train_seq2seq(recipe: Seq2SeqRecipe, log: Callable[[str], None] = print) -> Dict[str, Any]:
     """Train and test as ``recipe`` says; everything is checked before the run folder is touched."""
-    plan = plan_run_folder(
-        recipe.out,
-        MODEL_TYPE,
-        resume=recipe.resume,
-        overwrite=recipe.overwrite,
-        checkpoint_dirs=("last",),
-        finished=_finished,
-        log=log,
-    )
+    plan = plan_sequence_run(recipe, MODEL_TYPE, log)
     splits = load_pair_splits(recipe)
     for s in ("train", "val", "test"):
         if not splits[s][0]:
@@ -273,9 +263,7 @@ def train_seq2seq(recipe: Seq2SeqRecipe, log: Callable[[str], None] = print) -> 
         right = ((log_probs.argmax(-1) == tgt_out) & real).sum().item()
         return {"loss": m.loss(log_probs, tgt_out).item(), "accuracy": right / max(int(real.sum()), 1)}
 
-    run_settings = {
-        k: v for k, v in asdict(recipe).items() if k not in ("out", "resume", "overwrite", "progress", "threads")
-    }
+    run_settings = recipe_settings(recipe)
     settings = FitSettings(
         epochs=recipe.epochs,
         batch_size=recipe.batch_size,
@@ -317,12 +305,6 @@ def train_seq2seq(recipe: Seq2SeqRecipe, log: Callable[[str], None] = print) -> 
     atomic_write(out / "test_predictions.tsv", "".join(f"{s}\t{p}\t{' | '.join(r)}\n" for s, p, r in rows))
     final = plan.commit()
     return {"out": str(final), **summary}
-
-
-def _finished(folder: Path) -> Optional[str]:
-    from ..models.format import has_model
-
-    return "its model is saved and tested; --overwrite trains a new one" if has_model(folder) else None
 
 
 # ---- decode, score ------------------------------------------------------------------------------

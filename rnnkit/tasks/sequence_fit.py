@@ -10,7 +10,8 @@ longer improves. The test split is never seen here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import torch
@@ -18,6 +19,35 @@ from torch import Tensor, nn
 
 from ..data.bucketing import BucketBatchSampler, padding_fraction
 from ..training import TrainConfig, Trainer
+from ..training.run_folder import RunFolder, plan_run_folder
+
+NOT_SAVED = ("out", "resume", "overwrite", "progress", "threads")  # where and how a run goes, not what it learns
+
+
+def recipe_settings(recipe) -> Dict[str, Any]:
+    """What a run learns (the recipe minus where and how it runs): saved with the checkpoints, and a
+    resumed run that gives other values is refused."""
+    return {k: v for k, v in asdict(recipe).items() if k not in NOT_SAVED}
+
+
+def tested_run_finished(folder: Path) -> Optional[str]:
+    """A classification, tagging or seq2seq run saves its model only once trained and tested."""
+    from ..models.format import has_model
+
+    return "its model is saved and tested; --overwrite trains a new one" if has_model(folder) else None
+
+
+def plan_sequence_run(recipe, model_type: str, log: Callable[[str], None]) -> RunFolder:
+    """:func:`~rnnkit.training.run_folder.plan_run_folder` for a recipe with ``out``, ``resume``, ``overwrite``."""
+    return plan_run_folder(
+        recipe.out,
+        model_type,
+        resume=recipe.resume,
+        overwrite=recipe.overwrite,
+        checkpoint_dirs=("last",),
+        finished=tested_run_finished,
+        log=log,
+    )
 
 
 @dataclass

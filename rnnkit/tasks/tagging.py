@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -22,9 +21,8 @@ from .._checks import InvalidValueError, in_range, non_negative_int, optional, p
 from ..data.atomic import atomic_write
 from ..data.vocab import Vocabulary
 from ..models.tagger import MODEL_TYPE, SequenceTagger, TaggerConfig
-from ..training.run_folder import plan_run_folder
 from .classification import RUN_FILE, SPECIALS, _help, hash_split
-from .sequence_fit import FitSettings, fit_sequences
+from .sequence_fit import FitSettings, fit_sequences, plan_sequence_run, recipe_settings
 
 
 @dataclass
@@ -152,15 +150,7 @@ def tag_batch(ids: Sequence[List[int]], tags: Optional[Sequence[List[int]]] = No
 
 def train_tagger(recipe: TagRecipe, log: Callable[[str], None] = print) -> Dict[str, Any]:
     """Train and test as ``recipe`` says; everything is checked before the run folder is touched."""
-    plan = plan_run_folder(
-        recipe.out,
-        MODEL_TYPE,
-        resume=recipe.resume,
-        overwrite=recipe.overwrite,
-        checkpoint_dirs=("last",),
-        finished=_finished,
-        log=log,
-    )
+    plan = plan_sequence_run(recipe, MODEL_TYPE, log)
     splits = load_sentence_splits(recipe)
     for s in ("train", "val", "test"):
         if not splits[s][0]:
@@ -213,9 +203,7 @@ def train_tagger(recipe: TagRecipe, log: Callable[[str], None] = print) -> Dict[
         right = sum(int(p == g) for row, (p_row) in enumerate(pred) for p, g in zip(p_row, y[row].tolist()))
         return {"loss": m.loss(x, y, lengths).item(), "accuracy": right / int(lengths.sum())}
 
-    run_settings = {
-        k: v for k, v in asdict(recipe).items() if k not in ("out", "resume", "overwrite", "progress", "threads")
-    }
+    run_settings = recipe_settings(recipe)
     plan.create()
     fit = fit_sequences(
         model,
@@ -250,12 +238,6 @@ def train_tagger(recipe: TagRecipe, log: Callable[[str], None] = print) -> Dict[
     atomic_write(out / "test_predictions.jsonl", "\n".join(lines) + "\n")
     final = plan.commit()
     return {"out": str(final), **summary}
-
-
-def _finished(folder: Path) -> Optional[str]:
-    from ..models.format import has_model
-
-    return "its model is saved and tested; --overwrite trains a new one" if has_model(folder) else None
 
 
 @torch.no_grad()

@@ -47,7 +47,7 @@ from ...data.vocab import Vocabulary
 from ...layers import STOCK_LAYERS, stock_layer
 from ...layers.attention import Attention
 from ...layers.pooling import step_mask
-from ..classifier import config_from_dict
+from ..encoder import config_from_dict
 from ..format import ModelFolder, read_model, save_model
 
 MODEL_TYPE = "seq2seq"
