@@ -27,6 +27,7 @@ says so).
 
 from __future__ import annotations
 
+import abc
 import json
 import re
 from collections import Counter
@@ -71,8 +72,9 @@ class Continuation:
         return ""
 
 
-class Tokenizer:
-    """Cuts text into tokens and puts tokens back into text (see the module docstring)."""
+class Tokenizer(abc.ABC):
+    """Cuts text into tokens and puts tokens back into text (see the module docstring); a subclass
+    gives at least :meth:`tokenize` and :meth:`detokenize`."""
 
     name: ClassVar[str]  # the level, as saved in vocab.json: "char", "word", "bpe"
     unit: ClassVar[str]  # what one token is called in messages
@@ -89,19 +91,19 @@ class Tokenizer:
         """Its own tokens in id order if it has a fixed vocabulary (BPE), else None (any symbol)."""
         return None
 
+    @abc.abstractmethod
     def tokenize(self, text: str) -> List[str]:
         """The tokens of ``text``, in order."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def detokenize(self, tokens: Sequence[str]) -> str:
         """The text of ``tokens`` (exact for characters and BPE; words are joined by single spaces)."""
-        raise NotImplementedError
 
     def continuation(self, after: str = "") -> Continuation:
         """A :class:`Continuation` that turns tokens generated after the text ``after`` into pieces."""
         return Continuation(after)
 
-    def check_symbol(self, symbol: str) -> None:
+    def check_symbol(self, symbol: str) -> None:  # noqa: B027 -- by default any symbol may be a token
         """Raise :class:`InvalidValueError` if ``symbol`` can never be one of this tokenizer's tokens."""
 
     def learn(

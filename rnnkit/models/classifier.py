@@ -26,7 +26,7 @@ from .._checks import InvalidTypeError, InvalidValueError, boolean, choice, non_
 from ..data.corpus import PathLike
 from ..data.vocab import Vocabulary
 from ..layers.pooling import POOLINGS, TimePooling
-from .encoder import EncoderConfig, SequenceEncoder, load_encoder_model, save_encoder_model
+from .encoder import EncoderConfig, SequenceEncoder, check_encoder_args, load_encoder_model, save_encoder_model
 from .format import ModelFolder, read_model
 
 MODEL_TYPE = "sequence_classifier"
@@ -70,12 +70,7 @@ class SequenceClassifier(nn.Module):
 
     def __init__(self, config: ClassifierConfig, vocab: Optional[Vocabulary] = None) -> None:
         super().__init__()
-        if not isinstance(config, ClassifierConfig):
-            raise InvalidTypeError(f"config must be a ClassifierConfig, got {type(config).__name__}")
-        if vocab is not None and (not config.tokens or len(vocab) != config.vocab_size):
-            raise InvalidValueError(
-                f"the vocabulary has {len(vocab)} tokens but the config's vocab_size is {config.vocab_size}"
-            )
+        check_encoder_args(config, ClassifierConfig, vocab)
         self.config = config
         self.vocab = vocab
         self.encoder = SequenceEncoder(config)

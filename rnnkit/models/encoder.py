@@ -153,6 +153,16 @@ def config_from_dict(cls, d: object):
     return cls(**d)
 
 
+def check_encoder_args(config: object, config_class: type, vocab) -> None:
+    """Refuse a config of another class, or a vocabulary whose size is not the config's ``vocab_size``."""
+    if not isinstance(config, config_class):
+        raise InvalidTypeError(f"config must be a {config_class.__name__}, got {type(config).__name__}")
+    if vocab is not None and (not config.tokens or len(vocab) != config.vocab_size):
+        raise InvalidValueError(
+            f"the vocabulary has {len(vocab)} tokens but the config's vocab_size is {config.vocab_size}"
+        )
+
+
 def save_encoder_model(model: nn.Module, model_type: str, directory) -> None:
     """Write ``model`` (with ``.config`` and an optional ``.vocab``) as a model folder."""
     from dataclasses import asdict

@@ -23,13 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import InvalidTypeError, InvalidValueError, boolean, choice
+from .._checks import InvalidValueError, boolean, choice
 from ..data.corpus import PathLike
 from ..data.vocab import Vocabulary
 from ..layers.crf import LinearChainCRF, bio_constraints, bioes_constraints
 from ..layers.pooling import step_mask
 from .classifier import check_labels
-from .encoder import EncoderConfig, SequenceEncoder, load_encoder_model, save_encoder_model
+from .encoder import EncoderConfig, SequenceEncoder, check_encoder_args, load_encoder_model, save_encoder_model
 from .format import ModelFolder, read_model
 
 MODEL_TYPE = "sequence_tagger"
@@ -62,12 +62,7 @@ class SequenceTagger(nn.Module):
 
     def __init__(self, config: TaggerConfig, vocab: Optional[Vocabulary] = None) -> None:
         super().__init__()
-        if not isinstance(config, TaggerConfig):
-            raise InvalidTypeError(f"config must be a TaggerConfig, got {type(config).__name__}")
-        if vocab is not None and (not config.tokens or len(vocab) != config.vocab_size):
-            raise InvalidValueError(
-                f"the vocabulary has {len(vocab)} tokens but the config's vocab_size is {config.vocab_size}"
-            )
+        check_encoder_args(config, TaggerConfig, vocab)
         self.config = config
         self.vocab = vocab
         self.encoder = SequenceEncoder(config)
