@@ -15,10 +15,20 @@ every verb has ``--help``, and a user error ends with one ``error:`` line and ex
 
 from __future__ import annotations
 
-from . import classify, forecasting, language_model, seq2seq  # noqa: F401 -- importing a verb module registers its commands
-from .app import app, train_app
+# importing a verb module registers its commands
+from . import (  # noqa: F401
+    classify,
+    export,
+    forecasting,
+    language_model,
+    memory_bench,
+    report,
+    seq2seq,
+    serve,
+)
+from .app import app, bench_app, train_app
 
-__all__ = ["app", "train_app", "main"]
+__all__ = ["app", "train_app", "bench_app", "main"]
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
-"""The ``rnnkit`` command and its ``train`` group; the verb modules add their commands to them.
+"""The ``rnnkit`` command and its ``train`` and ``bench`` groups; the verb modules add their commands to them.
 
-``rnnkit --version`` prints ``rnnkit <version>``. Bare ``rnnkit`` and bare ``rnnkit train`` print
+``rnnkit --version`` prints ``rnnkit <version>``. Bare ``rnnkit``, ``rnnkit train`` and ``rnnkit bench`` print
 their help and exit 0: asking what a command can do is not a mistake (click's ``no_args_is_help``
 would exit 2, the status of a usage error), so each group's callback prints the help itself when
 no subcommand follows.
@@ -23,6 +23,13 @@ app = typer.Typer(
 )
 train_app = typer.Typer(help="Train a model.", invoke_without_command=True, rich_markup_mode=None)
 app.add_typer(train_app, name="train")
+bench_app = typer.Typer(
+    help="Measure: long-range memory tasks, the streaming server under load.",
+    invoke_without_command=True,
+    rich_markup_mode=None,
+)
+app.add_typer(bench_app, name="bench")
+GROUPS = ("train", "bench")  # the command groups; every other name of the app is a verb
 
 
 def _show_version(value: bool) -> None:
@@ -50,4 +57,9 @@ def _main(
 
 @train_app.callback()
 def _train(ctx: typer.Context) -> None:
+    _help_without_subcommand(ctx)
+
+
+@bench_app.callback()
+def _bench(ctx: typer.Context) -> None:
     _help_without_subcommand(ctx)

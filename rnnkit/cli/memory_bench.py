@@ -1,0 +1,1 @@
+"""rnnkit bench memory: the long-range memory tasks (issue 14)."""

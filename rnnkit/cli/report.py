@@ -1,0 +1,1 @@
+"""rnnkit report: the HTML report of a run folder (issue 14)."""
