@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 from functools import lru_cache
-from typing import Any, NamedTuple, Optional, Tuple, Union
+from typing import Any, Dict, NamedTuple, Optional, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -102,6 +102,12 @@ class RecurrentCell(nn.Module):
     def step(self, x: Tensor, state: State, w: Weights) -> Tuple[Tensor, State]:
         """One whole step from ``x_t`` ``(B, I)``: ``recur(project_input(x, w), state, w)``."""
         return self.recur(self.project_input(x, w), state, w)
+
+    def gates(self, projected_x: Tensor, state: State, w: Weights) -> Dict[str, Tensor]:
+        """The cell's gate activations at one step, by name, each ``(B, H)``, from the same
+        arguments as :meth:`recur` (for diagnostics: what the gates do). A gated cell overrides
+        this (LSTM: ``input``, ``forget``, ``cell``, ``output``); a cell without gates raises."""
+        raise InvalidValueError(f"{type(self).__name__} has no gates to record")
 
     # ---- weights -----------------------------------------------------------------------------
     @property

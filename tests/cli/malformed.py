@@ -919,9 +919,10 @@ def seq2seq_cases() -> List[Case]:
 def all_cases() -> List[Case]:
     cases = model_folder_cases() + input_file_cases() + option_cases() + folder_cases() + sequence_model_cases()
     cases += seq2seq_cases()
-    from . import malformed_cells, malformed_diagnostics, malformed_serving
+    from . import malformed_cells, malformed_diagnostics, malformed_export, malformed_report, malformed_serving
 
-    cases += malformed_cells.cases() + malformed_diagnostics.cases() + malformed_serving.cases()
+    for extra in (malformed_cells, malformed_diagnostics, malformed_report, malformed_export, malformed_serving):
+        cases += extra.cases()
     ids = [c.id for c in cases]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     assert not dupes, f"duplicate case ids: {dupes}"

@@ -1,4 +1,4 @@
-"""Malformed-input cases for rnnkit report and rnnkit bench memory (issue 14); see :mod:`tests.cli.malformed`."""
+"""Malformed-input cases for rnnkit bench memory; see :mod:`tests.cli.malformed`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Malformed-input cases for rnnkit export, rnnkit serve and rnnkit bench serve; see :mod:`tests.cli.malformed`."""
+"""Malformed-input cases for rnnkit serve and rnnkit bench serve; see :mod:`tests.cli.malformed`."""
 
 from __future__ import annotations
 

@@ -1,0 +1,11 @@
+"""Malformed-input cases for rnnkit report; see :mod:`tests.cli.malformed`."""
+
+from __future__ import annotations
+
+from typing import List
+
+from .malformed import Case
+
+
+def cases() -> List[Case]:
+    return []
