@@ -18,10 +18,13 @@ from .cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell
 from .layers import GRU, LSTM, RNN, Recurrent
 from .models import ElmanRNN, LanguageModel, LanguageModelConfig
 from .models.format import load
+from .serving import StreamSession, stream
 
 __all__ = [
     "__version__",
     "load",
+    "stream",
+    "StreamSession",
     "RecurrentCell",
     "ElmanCell",
     "LSTMCell",
