@@ -14,7 +14,18 @@ load too.
 """
 
 from ._version import __version__
-from .cells import ElmanCell, GRUCell, LSTMCell, RecurrentCell
+from .cells import (
+    ElmanCell,
+    GRUCell,
+    IndRNNCell,
+    LayerNormGRUCell,
+    LayerNormLSTMCell,
+    LSTMCell,
+    MinGRUCell,
+    MinLSTMCell,
+    PeepholeLSTMCell,
+    RecurrentCell,
+)
 from .layers import GRU, LSTM, RNN, Recurrent
 from .models import ElmanRNN, LanguageModel, LanguageModelConfig
 from .models.format import load
@@ -29,6 +40,12 @@ __all__ = [
     "ElmanCell",
     "LSTMCell",
     "GRUCell",
+    "LayerNormLSTMCell",
+    "LayerNormGRUCell",
+    "PeepholeLSTMCell",
+    "IndRNNCell",
+    "MinGRUCell",
+    "MinLSTMCell",
     "Recurrent",
     "RNN",
     "LSTM",

@@ -3,6 +3,22 @@
 from .base import RecurrentCell, State
 from .elman import ElmanCell
 from .gru import GRUCell
+from .indrnn import IndRNNCell
+from .layernorm import LayerNormGRUCell, LayerNormLSTMCell
 from .lstm import LSTMCell
+from .minrnn import MinGRUCell, MinLSTMCell
+from .peephole import PeepholeLSTMCell
 
-__all__ = ["RecurrentCell", "State", "ElmanCell", "LSTMCell", "GRUCell"]
+__all__ = [
+    "RecurrentCell",
+    "State",
+    "ElmanCell",
+    "LSTMCell",
+    "GRUCell",
+    "LayerNormLSTMCell",
+    "LayerNormGRUCell",
+    "PeepholeLSTMCell",
+    "IndRNNCell",
+    "MinGRUCell",
+    "MinLSTMCell",
+]

@@ -6,7 +6,7 @@ from .engines import ENGINES, Engine, register_engine, select_engine
 from .pooling import POOLINGS, TimePooling
 from .recurrent import Recurrent
 from .sequences import SequenceBatch, check_lengths
-from .stock import GRU, LSTM, RNN, STOCK_LAYERS, stock_layer
+from .stock import CELL_NAMES, CELL_TYPES, GRU, LSTM, RNN, STOCK_LAYERS, recurrent_layer, stock_layer
 
 __all__ = [
     "Recurrent",
@@ -15,6 +15,9 @@ __all__ = [
     "GRU",
     "STOCK_LAYERS",
     "stock_layer",
+    "recurrent_layer",
+    "CELL_NAMES",
+    "CELL_TYPES",
     "Engine",
     "ENGINES",
     "register_engine",

@@ -8,9 +8,21 @@ Same constructor arguments, order and defaults as torch.nn, the same parameter n
 from __future__ import annotations
 
 from functools import partial
+from typing import Dict, Tuple, Type
 
 from .._checks import InvalidValueError, choice
-from ..cells import ElmanCell, GRUCell, LSTMCell
+from ..cells import (
+    ElmanCell,
+    GRUCell,
+    IndRNNCell,
+    LayerNormGRUCell,
+    LayerNormLSTMCell,
+    LSTMCell,
+    MinGRUCell,
+    MinLSTMCell,
+    PeepholeLSTMCell,
+    RecurrentCell,
+)
 from .recurrent import Recurrent
 
 
@@ -91,19 +103,40 @@ class GRU(Recurrent):
         self.bias = bool(bias)
 
 
-STOCK_LAYERS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}  # the names models and the command line use
+STOCK_LAYERS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}  # torch.nn's three, as rnnkit's drop-in layers
+
+# Every cell a model or the command line takes by name: the stock three run as the layers above
+# (fused torch.nn kernels), the others as a Recurrent layer of that cell.
+CELL_TYPES: Dict[str, Type[RecurrentCell]] = {
+    "lstm": LSTMCell,
+    "gru": GRUCell,
+    "rnn": ElmanCell,
+    "layernorm-lstm": LayerNormLSTMCell,
+    "layernorm-gru": LayerNormGRUCell,
+    "peephole-lstm": PeepholeLSTMCell,
+    "indrnn": IndRNNCell,
+    "mingru": MinGRUCell,
+    "minlstm": MinLSTMCell,
+}
+CELL_NAMES: Tuple[str, ...] = tuple(CELL_TYPES)  # the choices of every model's ``cell`` and every --cell
 
 
-def stock_layer(
+def recurrent_layer(
     cell: str, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0, **kwargs
 ) -> Recurrent:
-    """A batch-first stock layer by name (``"lstm"``, ``"gru"``, ``"rnn"``), as models build them.
+    """A batch-first layer of the cell named ``cell`` (one of :data:`CELL_NAMES`), as models build them.
 
-    ``dropout`` applies between stacked layers, so it is passed on only when there are several
-    (torch.nn and rnnkit warn that it does nothing on one layer); ``kwargs`` go to the layer
-    (``bidirectional``, ``engine``...).
+    ``"lstm"``, ``"gru"`` and ``"rnn"`` give :class:`LSTM`, :class:`GRU`, :class:`RNN`; any other
+    name a :class:`Recurrent` of that cell with its default options. ``dropout`` applies between
+    stacked layers, so it is passed on only when there are several (torch.nn and rnnkit warn that it
+    does nothing on one layer); ``kwargs`` go to the layer (``bidirectional``, ``engine``, the
+    regularisers ``weight_drop``, ``recurrent_dropout``, ``zoneout``...).
     """
-    choice("cell", cell, list(STOCK_LAYERS))
-    return STOCK_LAYERS[cell](
-        input_size, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0.0, **kwargs
-    )
+    choice("cell", cell, CELL_NAMES)
+    dropout = dropout if num_layers > 1 else 0.0
+    if cell in STOCK_LAYERS:
+        return STOCK_LAYERS[cell](input_size, hidden_size, num_layers, batch_first=True, dropout=dropout, **kwargs)
+    return Recurrent(CELL_TYPES[cell], input_size, hidden_size, num_layers, batch_first=True, dropout=dropout, **kwargs)
+
+
+stock_layer = recurrent_layer  # the earlier name, when only the stock three existed
