@@ -18,6 +18,7 @@ from ..tasks.tagging import TagRecipe
 from .app import app, train_app
 from .errors import user_errors_as_one_line
 from .options import check_options, exclusive, existing_file, from_config, output_file, output_folder
+from .report import report_after_training
 
 C, T = ClassifyRecipe, TagRecipe
 
@@ -94,6 +95,7 @@ def train_classify(
     )
     _echo_scores(summary)
     typer.echo(f"model: {out}/; metrics: {out}/metrics.json; confusion matrix: {out}/confusion_matrix.png")
+    report_after_training(out)
     typer.echo(f"next:  rnnkit predict {out} --data FILE --out preds.csv")
 
 
@@ -144,6 +146,7 @@ def train_tag(
     )
     _echo_scores(summary)
     typer.echo(f"model: {out}/; metrics: {out}/metrics.json; test predictions: {out}/test_predictions.jsonl")
+    report_after_training(out)
 
 
 @app.command()

@@ -12,6 +12,7 @@ from ..timeseries.config import ForecasterConfig
 from .app import app, train_app
 from .errors import user_errors_as_one_line
 from .options import check_options, exclusive, existing_file, from_config, output_file, output_folder
+from .report import report_after_training
 
 FREQ_HELP = (
     "Frequency of the file's timestamps: a pandas alias (D, W-SUN, MS, ME, QS, YS, h; MS+14D for the "
@@ -137,6 +138,7 @@ def train_forecast(
     typer.echo(f"model: {out}/ (config.json, model.safetensors, preprocessing.json, series.json)")
     typer.echo(f"logs:  {out}/train_log.csv, {out}/val_log.csv")
     typer.echo(f"plot:  {info['plot']}")
+    report_after_training(out)
     typer.echo(f"next:  rnnkit forecast {out} --horizon {horizon} --out {out}/preds.csv")
 
 

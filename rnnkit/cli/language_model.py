@@ -13,6 +13,7 @@ from ..tasks.language_modeling import LanguageModelRecipe as Recipe
 from .app import app, train_app
 from .errors import user_errors_as_one_line
 from .options import check_options, exclusive, existing_file, from_config, given, output_folder
+from .report import report_after_training
 
 # what `train lm` passes to the recipe, in the recipe's names (out and resume are handled apart)
 RECIPE_OPTIONS = (
@@ -111,6 +112,7 @@ def train_lm(
     typer.echo(
         f"logs:  {out}/train_log.csv, {out}/val_log.csv" + (f"; plot: {summary['plot']}" if summary["plot"] else "")
     )
+    report_after_training(out)
     typer.echo(f"next:  rnnkit generate {out} --prompt 'Some text' --length 500")
 
 

@@ -16,6 +16,7 @@ from ..tasks.seq2seq import Seq2SeqRecipe as R
 from .app import app, train_app
 from .errors import user_errors_as_one_line
 from .options import check_options, exclusive, existing_file, from_config, output_file, output_folder
+from .report import report_after_training
 
 PENALTIES = ("none", "avg", "gnmt")
 
@@ -89,6 +90,7 @@ def train_seq2seq(
         f"{summary['free_running_token_accuracy']:.4f} free-running"
     )
     typer.echo(f"model: {out}/; metrics: {out}/metrics.json; test outputs: {out}/test_predictions.tsv")
+    report_after_training(out)
     typer.echo(f'next:  rnnkit translate {out} --text "..." --beam 5 --attention-plot attention.png')
 
 

@@ -1,0 +1,166 @@
+"""The pictures of a run report: PNG files checked and embedded, and the plots drawn from a run's logs.
+
+Every picture the report shows is a :class:`Picture`: PNG bytes (embedded in the page as a
+``data:image/png;base64,...`` URI, so the page needs no other file and no network) or, when it
+cannot be had, the reason, which the page prints in its place. A PNG is checked before it is
+embedded -- its signature and its ``IHDR`` header (width, height > 0) -- so a damaged file is
+named in the page instead of showing as a broken image.
+
+Plots are drawn with matplotlib's Agg canvas in memory (no pyplot, no global state, no file
+written): the report never changes any file of the run folder but ``report.html``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+__all__ = ["Picture", "png_size", "picture_file", "loss_curves", "grad_norms", "gradient_flow_plot"]
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+DPI = 100
+
+
+@dataclass
+class Picture:
+    """One figure of the report: the PNG, or why there is none (``absent``)."""
+
+    title: str
+    caption: str = ""
+    png: Optional[bytes] = None
+    absent: str = ""
+    kind: str = "picture"
+
+    @property
+    def size(self) -> Tuple[int, int]:
+        return png_size(self.png) if self.png is not None else (0, 0)
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.png or b"").decode("ascii")
+
+
+def png_size(data: bytes) -> Tuple[int, int]:
+    """``(width, height)`` from a PNG's IHDR chunk; ``ValueError`` if ``data`` is not a PNG image."""
+    if len(data) < 24 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        raise ValueError("not a PNG image (no PNG signature and IHDR header)")
+    width, height = struct.unpack(">II", data[16:24])
+    if width == 0 or height == 0:
+        raise ValueError(f"a PNG image of {width}x{height} pixels")
+    return width, height
+
+
+def picture_file(path: Path, title: str, caption: str = "") -> Picture:
+    """The PNG file ``path`` as a :class:`Picture`; a missing or damaged file becomes the reason."""
+    if not path.is_file():
+        return Picture(title, caption, absent=f"{path.name} is not in the run folder")
+    data = path.read_bytes()
+    try:
+        png_size(data)
+    except ValueError as err:
+        return Picture(title, caption, absent=f"{path.name} cannot be shown: {err}")
+    return Picture(title, caption, png=data)
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _log_axis(ax) -> None:
+    """A log-scale y axis with plain tick labels (mathtext labels cost more than the plot)."""
+    from matplotlib.ticker import LogFormatter, NullFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(0, 0)))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _png(fig) -> bytes:
+    fig.subplots_adjust(left=0.11, right=0.97, top=0.95, bottom=0.15)  # fixed margins: no layout pass
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def _points(columns: Dict[str, List[float]], name: str) -> Tuple[List[float], List[float]]:
+    steps, values = columns.get("step", []), columns.get(name, [])
+    kept = [(s, v) for s, v in zip(steps, values) if math.isfinite(s) and math.isfinite(v)]
+    return [s for s, _ in kept], [v for _, v in kept]
+
+
+def loss_curves(train: Dict[str, List[float]], val: Dict[str, List[float]], unit: str) -> Picture:
+    """Training loss (``train_log.csv``'s ``loss``) and validation loss (``val_log.csv``'s ``val_loss``)
+    against the update number."""
+    title = "Loss curves"
+    caption = f"training loss per logged update and validation loss, in {unit}"
+    t, v = _points(train, "loss"), _points(val, "val_loss")
+    if not t[0] and not v[0]:
+        return Picture(title, caption, absent="neither train_log.csv nor val_log.csv holds a finite loss")
+    fig = _figure(7, 3.6)
+    ax = fig.add_subplot()
+    if t[0]:
+        ax.plot(*t, label="training", color="#1f77b4", linewidth=1.2, marker="o" if len(t[0]) < 3 else None)
+    if v[0]:
+        ax.plot(*v, label="validation", color="#d62728", marker="o", markersize=3)
+    ax.set_xlabel("update")
+    ax.set_ylabel(f"loss ({unit})")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return Picture(title, caption, png=_png(fig))
+
+
+def grad_norms(train: Dict[str, List[float]]) -> Picture:
+    """The global gradient norm before clipping against the update (``train_log.csv``'s ``grad_norm``,
+    with the largest of the logging interval), on a log scale: spikes are exploding gradients."""
+    title = "Gradient norm over training"
+    caption = "global gradient norm (before clipping) at each logged update; the faint line: the interval's largest"
+    steps, norms = _points(train, "grad_norm")
+    kept = [(s, n) for s, n in zip(steps, norms) if n > 0]
+    if not kept:
+        return Picture(title, caption, absent="train_log.csv holds no positive grad_norm value")
+    fig = _figure(7, 3.2)
+    ax = fig.add_subplot()
+    s, n = zip(*kept)
+    ax.plot(s, n, color="#2ca02c", linewidth=1.2, marker="o" if len(s) < 3 else None, label="at the logged update")
+    top_steps, tops = _points(train, "grad_norm_max")
+    top = [(a, b) for a, b in zip(top_steps, tops) if b > 0]
+    if top:
+        ax.plot(*zip(*top), color="#2ca02c", alpha=0.35, linewidth=0.8, label="largest in the interval")
+    _log_axis(ax)
+    ax.set_xlabel("update")
+    ax.set_ylabel("gradient norm")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return Picture(title, caption, png=_png(fig))
+
+
+def gradient_flow_plot(norms: Dict[str, Sequence[Sequence[float]]], directions: Dict[str, int]) -> bytes:
+    """``||dL/dh_t||`` against t on a log scale, one line per recurrent layer (and direction).
+
+    ``norms``: module name -> rows ``(num_layers * D, T)`` as :class:`~.gradient_flow.GradientFlow`
+    holds them; ``directions``: module name -> D.
+    """
+    fig = _figure(7, 3.6)
+    ax = fig.add_subplot()
+    for name, rows in norms.items():
+        d = directions.get(name, 1)
+        for i, row in enumerate(rows):
+            label = f"{name} layer {i // d + 1}" + (" (reverse)" if d == 2 and i % 2 else "")
+            ys = [max(float(y), 1e-30) for y in row]
+            ax.plot(range(1, len(ys) + 1), ys, label=label, linewidth=1.2)
+    _log_axis(ax)
+    ax.set_xlabel("time step t")
+    ax.set_ylabel("||dL/dh_t||")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    return _png(fig)
