@@ -154,7 +154,7 @@ def test_lengths_with_packed_or_unbatched(lstm):
         ({"dropout": 1.5}, ValueError, r"dropout must be a number in \[0, 1\], got 1.5"),
         ({"proj_size": 5}, ValueError, r"proj_size must be 0 \(no projection\) or in \[1, hidden_size=5\), got 5"),
         ({"proj_size": -1}, ValueError, r"got -1"),
-        ({"engine": "cuda"}, ValueError, r"engine must be one of \['auto', 'fused', 'loop'\], got 'cuda'"),
+        ({"engine": "cuda"}, ValueError, r"engine must be one of \['auto', .*'fused', .*'loop'.*\], got 'cuda'"),
     ],
 )
 def test_bad_constructor_arguments(kwargs, error, pattern):

@@ -46,8 +46,12 @@ class LoopEngine(Engine):
         return run_layers(layer, batch, state, weights)
 
 
-def run_layers(layer, batch: SequenceBatch, state: LayerState, weights: WeightPlan):
-    """Run every layer and direction of ``layer`` step by step; the :class:`Engine` ``run`` contract."""
+def run_layers(layer, batch: SequenceBatch, state: LayerState, weights: WeightPlan, direction=None):
+    """Run every layer and direction of ``layer``; the :class:`Engine` ``run`` contract.
+
+    ``direction`` runs one layer and direction: by default :func:`run_direction`, step by step; an
+    engine passes its own, called as ``direction(cell, w, x, state, mask, on_step)``.
+    """
     output, final_state = run_stack(
         layer.cell_grid(),
         weights,
@@ -56,6 +60,7 @@ def run_layers(layer, batch: SequenceBatch, state: LayerState, weights: WeightPl
         batch.lengths,
         dropout=layer.dropout if layer.training else 0.0,
         hooks=layer.step_hooks(),
+        direction=direction,
     )
     if batch.packed is not None:
         return repack_like(output, batch.packed), final_state
@@ -71,12 +76,15 @@ def run_stack(
     *,
     dropout: float = 0.0,
     hooks: Sequence[StepHook] = (),
+    direction=None,
 ) -> Tuple[Tensor, LayerState]:
     """Stacked (and bidirectional) layers over time-major ``x`` (T, B, I).
 
     ``state``: each tensor ``(num_layers * D, B, S_i)``; returns the last layer's output
-    ``(T, B, D * H_out)`` and the final state in the same layout as ``state``.
+    ``(T, B, D * H_out)`` and the final state in the same layout as ``state``. ``direction``
+    (default :func:`run_direction`) runs one layer and direction, with run_direction's arguments.
     """
+    direction = run_direction if direction is None else direction
     mask = None if lengths is None else step_mask(lengths, x.shape[0], x.device)  # (T, B, 1)
     finals: List[List[Tensor]] = [[] for _ in state]
     layer_input = x
@@ -87,7 +95,7 @@ def run_stack(
             parts = tuple(s[index] for s in state)
             inp = layer_input if d == 0 else reverse_padded(layer_input, lengths)
             on_step = _bind_hooks(hooks, k, d)
-            out, last = run_direction(cell, w, inp, parts if cell.state_is_tuple else parts[0], mask, on_step)
+            out, last = direction(cell, w, inp, parts if cell.state_is_tuple else parts[0], mask, on_step)
             outputs.append(out if d == 0 else reverse_padded(out, lengths))
             for i, s in enumerate(last if isinstance(last, tuple) else (last,)):
                 finals[i].append(s)
@@ -129,6 +137,24 @@ def run_direction(
             h = torch.where(m_t, h, torch.zeros_like(h))
         outputs.append(h)
     return torch.stack(outputs, dim=0), state
+
+
+def sequence_direction(run_all: Callable[..., Tuple[Tensor, State]]):
+    """A ``direction`` for :func:`run_stack` from ``run_all(cell, w, x, state, mask)``, which runs a
+    whole sequence at once and returns ((T, B, H) states, held past each sequence's end; final
+    state). One-step inputs take the one time loop (the cell's fused step); outputs past each end
+    are zeroed here, as the loop does.
+    """
+
+    def direction(cell, w, x, state, mask=None, on_step=None):
+        if x.shape[0] == 1 or on_step is not None:
+            return run_direction(cell, w, x, state, mask, on_step)
+        out, last = run_all(cell, w, x, state, mask)
+        if mask is not None:
+            out = torch.where(mask, out, torch.zeros((), dtype=out.dtype, device=out.device))
+        return out, last
+
+    return direction
 
 
 def _bind_hooks(hooks: Sequence[StepHook], k: int, d: int):
