@@ -56,6 +56,10 @@ class StepAdapter:
         """One step for every row of ``state``: ``(output (n, ...), changed state tensors)``."""
         raise NotImplementedError("abstract: an adapter defines step(x, state)")
 
+    def example_input(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+        """A valid input for ``n`` rows (random with a ``generator``, for checks and export traces)."""
+        raise NotImplementedError("abstract: an adapter defines example_input(n)")
+
     def merge(self, a: StateDict, b: StateDict) -> StateDict:
         """Rows of ``a`` then rows of ``b`` (streams joining a session)."""
         return {k: torch.cat([a[k], b[k]], 0) for k in a}

@@ -78,6 +78,20 @@ def check_value_step(x: object, n: int, features: int, dtype: torch.dtype) -> Te
     return x.to(dtype)
 
 
+def example_tokens(n: int, vocab_size: int, generator) -> Tensor:
+    """``n`` token ids: random in ``[1, vocab_size)`` with a generator (0 is often padding), else 1."""
+    if generator is None:
+        return torch.ones(n, dtype=torch.long)
+    return torch.randint(1, max(vocab_size, 2), (n,), generator=generator)
+
+
+def example_values(n: int, width: int, dtype: torch.dtype, generator) -> Tensor:
+    """``n`` rows of ``width`` values: standard normal with a generator, else zeros."""
+    if generator is None:
+        return torch.zeros(n, width, dtype=dtype)
+    return torch.randn(n, width, generator=generator, dtype=dtype)
+
+
 def _dtype_device(module) -> Tuple[torch.dtype, torch.device]:
     p = next(module.parameters())
     return p.dtype, p.device
@@ -101,6 +115,9 @@ class RecurrentStep(StepAdapter):
     def check_input(self, x: object, n: int) -> Tensor:
         return check_value_step(x, n, self.model.input_size, _dtype_device(self.model)[0])
 
+    def example_input(self, n: int, generator=None) -> Tensor:
+        return example_values(n, self.model.input_size, _dtype_device(self.model)[0], generator)
+
     def step(self, x: Tensor, state: StateDict) -> Tuple[Tensor, StateDict]:
         layer = self.model
         seq = x.unsqueeze(1) if layer.batch_first else x.unsqueeze(0)
@@ -122,6 +139,9 @@ class ElmanRNNStep(StepAdapter):
 
     def check_input(self, x: object, n: int) -> Tensor:
         return check_value_step(x, n, self.model.rnn.input_size, _dtype_device(self.model)[0])
+
+    def example_input(self, n: int, generator=None) -> Tensor:
+        return example_values(n, self.model.rnn.input_size, _dtype_device(self.model)[0], generator)
 
     def step(self, x: Tensor, state: StateDict) -> Tuple[Tensor, StateDict]:
         m = self.model
@@ -162,6 +182,9 @@ class LanguageModelStep(StepAdapter):
     def check_input(self, x: object, n: int) -> Tensor:
         return check_token_step(x, n, self.model.config.vocab_size)
 
+    def example_input(self, n: int, generator=None) -> Tensor:
+        return example_tokens(n, self.model.config.vocab_size, generator)
+
     def step(self, x: Tensor, state: StateDict) -> Tuple[Tensor, StateDict]:
         logits, new = self.model(x.unsqueeze(1), rows_to_layer_state(state, "rnn", self._tuple))
         return logits[:, 0], layer_state_to_rows(new, "rnn")
@@ -187,6 +210,12 @@ class EncoderStep(StepAdapter):
         if c.tokens:
             return check_token_step(x, n, c.vocab_size)
         return check_value_step(x, n, c.input_size, _dtype_device(self.model)[0])
+
+    def example_input(self, n: int, generator=None) -> Tensor:
+        c = self.model.config
+        if c.tokens:
+            return example_tokens(n, c.vocab_size, generator)
+        return example_values(n, c.input_size, _dtype_device(self.model)[0], generator)
 
     def _recur(self, x: Tensor, state: StateDict) -> Tuple[Tensor, StateDict]:
         enc = self.model.encoder
