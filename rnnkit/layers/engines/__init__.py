@@ -13,6 +13,7 @@ from .base import Engine, LayerState, WeightPlan
 from .fused import FusedEngine, flat_weights, flatten_for_cudnn, kernel_mode
 from .gru import GRUEngine
 from .loop import LoopEngine, StepHook, run_direction, run_layers, run_stack
+from .scan import ScanEngine
 
 ENGINES: Dict[str, Engine] = {}
 AUTO_ORDER: List[str] = []  # tried in this order by engine="auto"
@@ -62,7 +63,9 @@ def select_engine(layer, batch, requested: str, weights: Optional[WeightPlan] = 
 
 register_engine(GRUEngine(), auto_rank=0)  # CPU GRU: faster than torch.nn's (unfused there)
 register_engine(FusedEngine(), auto_rank=1)
-register_engine(LoopEngine(), auto_rank=2)
+register_engine(ScanEngine(), auto_rank=2)  # minGRU, minLSTM: a scan instead of a time loop
+register_engine(ScanEngine("parallel", "scan-parallel"))  # the GPU's scan, selectable by name
+register_engine(LoopEngine(), auto_rank=3)
 
 __all__ = [
     "Engine",
