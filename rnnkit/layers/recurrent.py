@@ -50,8 +50,9 @@ from .._checks import (
     torch_device,
 )
 from ..cells.base import RecurrentCell, State, Weights, weights_type
-from .engines import StepHook, WeightPlan, check_engine_name, flatten_for_cudnn, select_engine
-from .sequences import LengthsLike, SequenceBatch, check_lengths
+from .engines import StepHook, WeightPlan, check_engine_name, flatten_for_cudnn, run_stack, select_engine
+from .regularizers import Regularizers, check_weight_drop, drop_weights, masked_grid
+from .sequences import LengthsLike, SequenceBatch, check_lengths, repack_like
 
 CellFactory = Callable[[int, int], RecurrentCell]
 
@@ -95,6 +96,10 @@ class Recurrent(nn.Module):
         bidirectional: add a reverse direction per layer; outputs are concatenated [forward, reverse].
         engine: ``"auto"`` (fused torch.nn kernels where they serve, else the loop), ``"fused"``
             (raises if it cannot serve) or ``"loop"``; see :mod:`rnnkit.layers.engines`.
+        input_dropout, recurrent_dropout, weight_drop, zoneout: recurrent regularisers, each a
+            probability in [0, 1), default 0 (see :mod:`rnnkit.layers.regularizers`): variational
+            dropout on each layer's input and on ``h_{t-1}`` (one mask per sequence), DropConnect on
+            the recurrent weights (the fused kernels still run), zoneout of the state.
     """
 
     def __init__(
@@ -108,9 +113,14 @@ class Recurrent(nn.Module):
         bidirectional: bool = False,
         *,
         engine: str = "auto",
+        input_dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         super().__init__()
         check_cell_factory(cell_factory)
+        self.regularizers = Regularizers(input_dropout, recurrent_dropout, weight_drop, zoneout)
         self.input_size = positive_int("input_size", input_size)
         self.hidden_size = positive_int("hidden_size", hidden_size)
         self.num_layers = positive_int("num_layers", num_layers)
@@ -149,6 +159,8 @@ class Recurrent(nn.Module):
         self._cell_grid = tuple(tuple(self._modules[name] for name in row) for row in grid)
         self._weight_layout = tuple(layout)
         self.proj_size = getattr(self._modules[grid[0][0]], "proj_size", 0)
+        if self.regularizers.weight_drop:
+            check_weight_drop([c for row in self._cell_grid for c in row])
 
     def _take_weights(self, cell: RecurrentCell, suffix: str):
         """Move ``cell``'s parameters onto this layer as ``{field}{suffix}``, once, for good.
@@ -308,13 +320,40 @@ class Recurrent(nn.Module):
 
         parts = self._checked_state(state, batch_size, batch.data)
         weights = self.weight_plan()  # once per forward: a parametrization computes once
-        engine = select_engine(self, batch, self.engine, weights)
-        output, final = engine.run(self, batch, parts, weights)
+        reg = self.regularizers
+        if reg.weight_drop and self.training:  # DropConnect: new weights, the same recurrence
+            weights = drop_weights(self._cell_grid, weights, reg.weight_drop)
+        if reg.masks_steps(self.training):
+            output, final = self._run_masked(batch, parts, weights)
+        else:
+            engine = select_engine(self, batch, self.engine, weights)
+            output, final = engine.run(self, batch, parts, weights)
 
         if unbatched:
             output = output.squeeze(0 if self.batch_first else 1)
             final = tuple(s.squeeze(1) for s in final)
         return output, (final if self._cell_grid[0][0].state_is_tuple else final[0])
+
+    def _run_masked(self, batch, parts, weights):
+        """The one time loop with this forward's dropout / zoneout masks (:mod:`.regularizers`)."""
+        if self.engine not in ("auto", "loop"):
+            raise InvalidValueError(
+                f"engine={self.engine!r} cannot run {self.regularizers.describe()}: they mask every step; "
+                f"use engine='auto' or 'loop'"
+            )
+        x = batch.time_major
+        output, final = run_stack(
+            masked_grid(self, x),
+            weights,
+            x,
+            parts,
+            batch.lengths,
+            dropout=self.dropout if self.training else 0.0,
+            hooks=self.step_hooks(),
+        )
+        if batch.packed is not None:
+            return repack_like(output, batch.packed), final
+        return (output.transpose(0, 1) if batch.batch_first else output), final
 
     # ---- checks ------------------------------------------------------------------------------
     def _check_features(self, x: Tensor, expected_dims: Optional[str]) -> None:
@@ -384,4 +423,6 @@ class Recurrent(nn.Module):
             s += ", bidirectional=True"
         if self.engine != "auto":
             s += f", engine={self.engine!r}"
+        if self.regularizers:
+            s += ", " + self.regularizers.describe()
         return s

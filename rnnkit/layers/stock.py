@@ -1,8 +1,9 @@
 """``RNN``, ``LSTM``, ``GRU``: drop-in replacements for ``torch.nn.RNN/LSTM/GRU``.
 
 Same constructor arguments, order and defaults as torch.nn, the same parameter names and layouts
-(so ``load_state_dict`` works both ways, strict), plus ``lengths=`` in ``forward`` and a choice of
-``engine``. The default engine runs torch.nn's own fused kernels on these parameters.
+(so ``load_state_dict`` works both ways, strict), plus ``lengths=`` in ``forward``, a choice of
+``engine`` and the recurrent regularisers of :mod:`rnnkit.layers.regularizers` (keyword-only, off by
+default). The default engine runs torch.nn's own fused kernels on these parameters.
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ from ..cells import (
 from .recurrent import Recurrent
 
 
+def _regs(input_dropout: float, recurrent_dropout: float, weight_drop: float, zoneout: float) -> dict:
+    return {
+        "input_dropout": input_dropout,
+        "recurrent_dropout": recurrent_dropout,
+        "weight_drop": weight_drop,
+        "zoneout": zoneout,
+    }
+
+
 class RNN(Recurrent):
     """Elman RNN layer: ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, act tanh or relu."""
 
@@ -43,12 +53,24 @@ class RNN(Recurrent):
         dtype=None,
         *,
         engine: str = "auto",
+        input_dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         if not isinstance(nonlinearity, str) or nonlinearity not in ("tanh", "relu"):
             raise InvalidValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         factory = partial(ElmanCell, bias=bias, nonlinearity=nonlinearity, device=device, dtype=dtype)
         super().__init__(
-            factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, engine=engine
+            factory,
+            input_size,
+            hidden_size,
+            num_layers,
+            batch_first,
+            dropout,
+            bidirectional,
+            engine=engine,
+            **_regs(input_dropout, recurrent_dropout, weight_drop, zoneout),
         )
         self.nonlinearity = nonlinearity
         self.bias = bool(bias)
@@ -71,10 +93,22 @@ class LSTM(Recurrent):
         dtype=None,
         *,
         engine: str = "auto",
+        input_dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         factory = partial(LSTMCell, bias=bias, proj_size=proj_size, device=device, dtype=dtype)
         super().__init__(
-            factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, engine=engine
+            factory,
+            input_size,
+            hidden_size,
+            num_layers,
+            batch_first,
+            dropout,
+            bidirectional,
+            engine=engine,
+            **_regs(input_dropout, recurrent_dropout, weight_drop, zoneout),
         )
         self.bias = bool(bias)
 
@@ -95,10 +129,22 @@ class GRU(Recurrent):
         dtype=None,
         *,
         engine: str = "auto",
+        input_dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
     ) -> None:
         factory = partial(GRUCell, bias=bias, device=device, dtype=dtype)
         super().__init__(
-            factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, engine=engine
+            factory,
+            input_size,
+            hidden_size,
+            num_layers,
+            batch_first,
+            dropout,
+            bidirectional,
+            engine=engine,
+            **_regs(input_dropout, recurrent_dropout, weight_drop, zoneout),
         )
         self.bias = bool(bias)
 

@@ -302,7 +302,7 @@ def test_factory_must_return_a_new_cell_each_call():
         (
             lambda: rnnkit.layers.stock_layer(["lstm"], 4, 5),
             InvalidValueError,
-            r"cell must be one of \['lstm', 'gru', 'rnn'\], got \['lstm'\]",
+            r"cell must be one of \['lstm', 'gru', 'rnn', 'layernorm-lstm', .*'minlstm'\], got \['lstm'\]",
         ),
         (lambda: rnnkit.layers.stock_layer("LSTM", 4, 5), InvalidValueError, r"cell must be one of .* got 'LSTM'"),
         (lambda: LSTMCell("4", 5), InvalidTypeError, r"input_size must be an int >= 1, got str '4'"),
