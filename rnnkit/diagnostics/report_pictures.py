@@ -76,13 +76,25 @@ def _figure(width: float, height: float):
     return fig
 
 
-def _log_axis(ax) -> None:
-    """A log-scale y axis with plain tick labels (mathtext labels cost more than the plot)."""
-    from matplotlib.ticker import LogFormatter, NullFormatter
+def _log_axis(ax, values: Sequence[float]) -> None:
+    """A log-scale y axis labelled in plain numbers; minor ticks labelled too when ``values`` span
+    less than a decade (else the axis would show one label or none)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(0, 0)))
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    positive = [v for v in values if v > 0]
+    low, high = (min(positive), max(positive)) if positive else (1.0, 10.0)
+    digits = 3 if high <= low else min(8, max(3, 2 + math.ceil(math.log10(high / (high - low)))))
+    plain = FuncFormatter(lambda v, _: f"{v:.{digits}g}")
+    ax.yaxis.set_major_formatter(plain)
+    narrow = high < 10 * low
+    ax.yaxis.set_minor_formatter(plain if narrow else NullFormatter())
+
+
+def _integer_x(ax) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _png(fig) -> bytes:
@@ -113,6 +125,7 @@ def loss_curves(train: Dict[str, List[float]], val: Dict[str, List[float]], unit
     if v[0]:
         ax.plot(*v, label="validation", color="#d62728", marker="o", markersize=3)
     ax.set_xlabel("update")
+    _integer_x(ax)
     ax.set_ylabel(f"loss ({unit})")
     ax.grid(alpha=0.3)
     ax.legend()
@@ -136,8 +149,9 @@ def grad_norms(train: Dict[str, List[float]]) -> Picture:
     top = [(a, b) for a, b in zip(top_steps, tops) if b > 0]
     if top:
         ax.plot(*zip(*top), color="#2ca02c", alpha=0.35, linewidth=0.8, label="largest in the interval")
-    _log_axis(ax)
+    _log_axis(ax, list(n) + [b for _, b in top])
     ax.set_xlabel("update")
+    _integer_x(ax)
     ax.set_ylabel("gradient norm")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
@@ -152,14 +166,17 @@ def gradient_flow_plot(norms: Dict[str, Sequence[Sequence[float]]], directions: 
     """
     fig = _figure(7, 3.6)
     ax = fig.add_subplot()
+    every: List[float] = []
     for name, rows in norms.items():
         d = directions.get(name, 1)
         for i, row in enumerate(rows):
             label = f"{name} layer {i // d + 1}" + (" (reverse)" if d == 2 and i % 2 else "")
             ys = [max(float(y), 1e-30) for y in row]
+            every += ys
             ax.plot(range(1, len(ys) + 1), ys, label=label, linewidth=1.2)
-    _log_axis(ax)
+    _log_axis(ax, every)
     ax.set_xlabel("time step t")
+    _integer_x(ax)
     ax.set_ylabel("||dL/dh_t||")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
