@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from .._checks import InvalidTypeError, InvalidValueError, boolean, describe, is_int
 from .base import RecurrentCell, Weights, factory_kwargs
+from .step_cache import fast_step_applies, lstm_fast_step
 
 
 class LSTMCell(RecurrentCell):
@@ -94,10 +95,14 @@ class LSTMCell(RecurrentCell):
         return h, (h, c)
 
     def step(self, x: Tensor, state: Tuple[Tensor, Tensor], w: Weights) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
-        """One whole step; torch's fused LSTM cell kernel (what ``nn.LSTMCell`` runs) where it applies."""
+        """One whole step: in inference on CPU one cached GEMM over ``[x, h]`` (:mod:`.step_cache`),
+        else torch's fused LSTM cell kernel (what ``nn.LSTMCell`` runs) where it applies."""
         if type(self) is not LSTMCell or w.weight_hr is not None:  # a subclass may change the step
             return super().step(x, state, w)
-        h, c = torch._VF.lstm_cell(x, state, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh)
+        if fast_step_applies(x, *w):  # inference: one cached GEMM over [x, h] (step_cache.py)
+            h, c = lstm_fast_step(self, x, state, w)
+        else:
+            h, c = torch._VF.lstm_cell(x, state, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh)
         return h, (h, c)
 
     def extra_repr(self) -> str:
