@@ -123,7 +123,7 @@ def _cpu_seconds(pid: int) -> Optional[float]:
 
 
 def _wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:
-    import httpx2 as httpx
+    from ..serving.loadgen import http_json
 
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -131,9 +131,9 @@ def _wait_ready(url: str, proc: subprocess.Popen, log: Path) -> None:
             tail = log.read_text(errors="replace").strip().splitlines()[-3:]
             raise InvalidValueError(f"the server exited with status {proc.returncode}: {' | '.join(tail)}")
         try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
+            if http_json(url + "/health", timeout=2)[0] == 200:
                 return
-        except httpx.HTTPError:
+        except OSError:  # not listening yet
             pass
         time.sleep(0.2)
     raise InvalidValueError(f"the server did not become ready within {SERVER_START_TIMEOUT_S:g} s")
@@ -177,8 +177,6 @@ def bench_server(
     ``model_dir``, with ``config``); the measured figures, with the server's own /metrics."""
     import asyncio
 
-    import httpx2 as httpx
-
     from ..serving.loadgen import run_load
 
     proc = None
@@ -192,9 +190,8 @@ def bench_server(
                 text = _stream_text(http)
             cpu0, own0, t0 = (_cpu_seconds(proc.pid) if proc else None), time.process_time(), time.perf_counter()
             idle = config.idle_timeout if proc is not None and config is not None else None
-            result = asyncio.run(run_load(url, text, load, idle_timeout=idle))
+            result = asyncio.run(run_load(url, text, load, idle_timeout=idle, metrics_url=http + "/metrics"))
             cpu1, own1, t1 = (_cpu_seconds(proc.pid) if proc else None), time.process_time(), time.perf_counter()
-            result["server_metrics"] = httpx.get(http + "/metrics", timeout=10).json()
             if cpu0 is not None and cpu1 is not None:
                 result["server_cpu_percent"] = round(100 * (cpu1 - cpu0) / (t1 - t0), 1)
             result["loadgen_cpu_percent"] = round(100 * (own1 - own0) / (t1 - t0), 1)
@@ -206,13 +203,13 @@ def bench_server(
 
 def _stream_text(http: str) -> str:
     """Characters the served model knows, to send: asked from /predict's vocabulary via /health."""
-    import httpx2 as httpx
+    from ..serving.loadgen import http_json
 
-    info = httpx.get(http + "/health", timeout=10).json()
+    info = http_json(http + "/health")[1]
     if info.get("level") != "char":
         raise InvalidValueError("rnnkit bench serve sends characters: serve a character-level language model")
     sample = "the quick brown fox jumps over the lazy dog and then some more text to send along"
-    ok = [ch for ch in sample if httpx.post(http + "/predict", json={"input": ch}, timeout=10).status_code == 200]
+    ok = [ch for ch in sample if http_json(http + "/predict", json.dumps({"input": ch}).encode())[0] == 200]
     if not ok:
         raise InvalidValueError("the served model knows none of the characters a-z and space")
     return "".join(ok)
@@ -244,7 +241,7 @@ def bench_serve(
     """Load-test the streaming server on loopback: N streams, each sending a character every
     1/rate seconds; prints round-trip latency percentiles, errors and steps/s."""
     from ..data.atomic import atomic_write
-    from ..serving.loadgen import LoadConfig, check_url
+    from ..serving.loadgen import LoadConfig, check_url, startup_seconds
 
     load = _load_config(streams=streams, rate_hz=rate_hz, seconds=seconds, bad_clients=bad_clients)
     json_out = output_file(json_out, "--json")
@@ -254,7 +251,9 @@ def bench_serve(
     if url is not None:
         check_url(url)
     else:
-        idle = max(2.0, min(seconds / 3, 10.0)) if bad_clients else config_default(ServerConfig, "idle_timeout")
+        idle = config_default(ServerConfig, "idle_timeout")
+        if bad_clients:  # idle clients should be evicted during the run, waiting streams not
+            idle = startup_seconds(streams) + max(2.0, min(seconds / 3, 10.0))
         config = _server_config(
             max_sessions=streams + 200, idle_timeout=idle, tick_ms=tick_ms, max_batch=max_batch, threads=threads
         )

@@ -19,7 +19,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -192,8 +192,8 @@ async def _vanishing_client(url: str, text: str, after: float, tally: Dict[str, 
         await ws.send(json.dumps({"input": text[:30]}))  # a message in flight, then the TCP connection drops
         ws.transport.abort()
         tally["vanished"] += 1
-    except Exception:
-        tally["vanishing_client_failed"] += 1
+    except Exception as err:
+        tally[f"vanishing_client_failed_{type(err).__name__}"] += 1
 
 
 async def _idle_client(url: str, wait: float, tally: Dict[str, int]) -> None:
@@ -208,7 +208,31 @@ async def _idle_client(url: str, wait: float, tally: Dict[str, int]) -> None:
         tally["idle_client_failed"] += 1
 
 
+def http_json(url: str, body: Optional[bytes] = None, timeout: float = REPLY_TIMEOUT_S) -> Tuple[int, dict]:
+    """``(status, JSON reply)`` of a GET (or a POST of ``body``) to the server: the standard library's
+    client, so the generator needs nothing beyond the server's own extra."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+async def _metrics(url: str) -> dict:
+    return (await asyncio.to_thread(http_json, url))[1]
+
+
 # ---- the run ------------------------------------------------------------------------------------
+
+
+def startup_seconds(streams: int) -> float:
+    """How long after the first connection the streams start sending (all connect first): a server's
+    idle timeout must be longer, or it evicts the streams that wait."""
+    return 0.5 + streams / 250.0
 
 
 def _percentiles(latencies: List[float]) -> Dict[str, Optional[float]]:
@@ -219,11 +243,14 @@ def _percentiles(latencies: List[float]) -> Dict[str, Optional[float]]:
     return {"p50": round(p50, 2), "p95": round(p95, 2), "p99": round(p99, 2), "max": round(float(ms.max()), 2)}
 
 
-async def run_load(url: str, text: str, config: LoadConfig, idle_timeout: Optional[float] = None) -> dict:
+async def run_load(
+    url: str, text: str, config: LoadConfig, idle_timeout: Optional[float] = None, metrics_url: Optional[str] = None
+) -> dict:
     """Drive the server at ``url`` (loopback) with ``config``'s streams; the measured figures.
 
     ``text``: what the streams send (stream i starts at a different offset, so no two streams send
-    the same characters). ``idle_timeout``: the server's, when known (idle clients wait for it)."""
+    the same characters). ``idle_timeout``: the server's, when known (idle clients wait for it).
+    ``metrics_url``: the server's /metrics, read when the load ends (before any replay)."""
     check_url(url)
     if not text:
         raise InvalidValueError("text must be non-empty: it is what the streams send")
@@ -236,7 +263,7 @@ async def run_load(url: str, text: str, config: LoadConfig, idle_timeout: Option
     ]
     load_before = os.getloadavg()
     # everyone connects first, in waves, then the clock starts; each stream has its own phase
-    t0 = time.perf_counter() + 2.0 + config.streams / 500.0
+    t0 = time.perf_counter() + startup_seconds(config.streams)
     end = t0 + config.seconds
     readies = [asyncio.Event() for _ in streams]
     tasks = []
@@ -257,10 +284,9 @@ async def run_load(url: str, text: str, config: LoadConfig, idle_timeout: Option
             bad_tasks.append(_malformed_client(url, messages[j : j + per], config.seconds / per, tally))
         for _ in range(10):
             bad_tasks.append(_oversize_client(url, 2 * config.max_message_bytes, tally))
-        for j in range(config.vanishing_clients):
-            bad_tasks.append(
-                _vanishing_client(url, streams[j % len(streams)].text, config.seconds * rng.random() / 2, tally)
-            )
+        quiet = min(config.seconds, idle_timeout if idle_timeout is not None else config.seconds) / 2
+        for j in range(config.vanishing_clients):  # they vanish before the server would evict them as idle
+            bad_tasks.append(_vanishing_client(url, streams[j % len(streams)].text, quiet * rng.random(), tally))
         wait = (idle_timeout if idle_timeout is not None else config.seconds) + 5.0
         for _ in range(config.idle_clients):
             bad_tasks.append(_idle_client(url, wait, tally))
@@ -271,6 +297,7 @@ async def run_load(url: str, text: str, config: LoadConfig, idle_timeout: Option
         await bad
     wall = time.perf_counter() - started
     load_after = os.getloadavg()
+    server_metrics = await _metrics(metrics_url) if metrics_url else None  # before the replays below
 
     latencies = [x for s in streams for x in s.latencies]
     errors = [e for s in streams for e in s.errors]
@@ -288,6 +315,8 @@ async def run_load(url: str, text: str, config: LoadConfig, idle_timeout: Option
         "load_average_after": [round(x, 2) for x in load_after],
         "wall_seconds": round(wall, 1),
     }
+    if server_metrics is not None:
+        result["server_metrics"] = server_metrics
     if config.bad_clients:
         diffs = []
         for s in streams[:verified]:

@@ -43,7 +43,7 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as err:
         sock.close()
-        raise OSError(err.errno, f"cannot listen on {host}:{port}: {err.strerror}") from None
+        raise OSError(f"cannot listen on {host}:{port}: {err.strerror}") from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
