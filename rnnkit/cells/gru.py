@@ -13,7 +13,7 @@ the hidden matmul of all three gates in one GEMM, and makes weights interchange 
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Dict, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -66,6 +66,13 @@ class GRUCell(RecurrentCell):
         n = torch.tanh(x_n + r * h_n)
         h = n + z * (state - n)  # == (1 - z) * n + z * h_{t-1}
         return h, h
+
+    def gates(self, projected_x: Tensor, state: Tensor, w: Weights) -> Dict[str, Tensor]:
+        """``reset`` r_t, ``update`` z_t and ``new`` (the candidate n_t), each ``(B, H)``."""
+        x_r, x_z, x_n = projected_x.chunk(3, dim=-1)
+        h_r, h_z, h_n = F.linear(state, w.weight_hh, w.bias_hh).chunk(3, dim=-1)
+        r = torch.sigmoid(x_r + h_r)
+        return {"reset": r, "update": torch.sigmoid(x_z + h_z), "new": torch.tanh(x_n + r * h_n)}
 
     def step(self, x: Tensor, state: Tensor, w: Weights) -> Tuple[Tensor, Tensor]:
         """One whole step; torch's fused GRU cell kernel (what ``nn.GRUCell`` runs) for this exact class."""

@@ -15,7 +15,7 @@ Gates are stacked in torch.nn's order i, f, g, o in ``weight_ih`` ``(4H, I)``, `
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Dict, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -93,6 +93,16 @@ class LSTMCell(RecurrentCell):
         if w.weight_hr is not None:
             h = F.linear(h, w.weight_hr)  # (B, P)
         return h, (h, c)
+
+    def gates(self, projected_x: Tensor, state: Tuple[Tensor, Tensor], w: Weights) -> Dict[str, Tensor]:
+        """``input`` i_t, ``forget`` f_t, ``cell`` (the candidate g_t) and ``output`` o_t, each ``(B, H)``."""
+        i, f, g, o = (projected_x + F.linear(state[0], w.weight_hh, w.bias_hh)).chunk(4, dim=-1)
+        return {
+            "input": torch.sigmoid(i),
+            "forget": torch.sigmoid(f),
+            "cell": torch.tanh(g),
+            "output": torch.sigmoid(o),
+        }
 
     def step(self, x: Tensor, state: Tuple[Tensor, Tensor], w: Weights) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
         """One whole step: in inference on CPU one cached GEMM over ``[x, h]`` (:mod:`.step_cache`),
