@@ -6,7 +6,7 @@ from .engines import ENGINES, Engine, register_engine, select_engine
 from .pooling import POOLINGS, TimePooling
 from .recurrent import Recurrent
 from .sequences import SequenceBatch, check_lengths
-from .stock import CELL_NAMES, CELL_TYPES, GRU, LSTM, RNN, STOCK_LAYERS, recurrent_layer, stock_layer
+from .stock import CELL_HELP, CELL_NAMES, CELL_TYPES, GRU, LSTM, RNN, STOCK_LAYERS, recurrent_layer, stock_layer
 
 __all__ = [
     "Recurrent",
@@ -17,6 +17,7 @@ __all__ = [
     "stock_layer",
     "recurrent_layer",
     "CELL_NAMES",
+    "CELL_HELP",
     "CELL_TYPES",
     "Engine",
     "ENGINES",

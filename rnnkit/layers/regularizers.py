@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._checks import InvalidValueError, in_range
+from .._checks import InvalidValueError, choice, in_range
 from ..cells.base import RecurrentCell, State, Weights
 
 KINDS = ("input_dropout", "recurrent_dropout", "weight_drop", "zoneout")
@@ -89,7 +89,7 @@ def check_weight_drop(cells: Sequence[RecurrentCell]) -> None:
         if not recurrent_weight_names(cell):
             raise InvalidValueError(
                 f"weight_drop needs a cell with recurrent weights (weight_hh); {type(cell).__name__} has none "
-                f"(its gates read only the input): use input_dropout or zoneout instead"
+                f"(its gates read only the input): use recurrent_dropout or zoneout instead"
             )
 
 
@@ -103,6 +103,19 @@ def drop_weights(cells, plan, p: float):
             new_row.append(w._replace(**{n: F.dropout(getattr(w, n), p, training=True) for n in names}))
         out.append(tuple(new_row))
     return tuple(out)
+
+
+def check_regularizers(cell: str, **probabilities: float) -> Regularizers:
+    """Check regulariser ``probabilities`` (names of :class:`Regularizers`) for the cell named ``cell``
+    (a :data:`~rnnkit.layers.CELL_NAMES` entry) before anything is built: each in [0, 1), and no
+    weight drop for a cell without recurrent weights. Raises errors naming the value."""
+    from .stock import CELL_TYPES  # the registry sits above this module
+
+    choice("cell", cell, list(CELL_TYPES))
+    regs = Regularizers(**probabilities)
+    if regs.weight_drop:
+        check_weight_drop([CELL_TYPES[cell](1, 1, device="meta")])  # meta: no memory, no random draws
+    return regs
 
 
 def _variational_mask(like: Tensor, shape, p: float) -> Tensor:

@@ -165,6 +165,10 @@ CELL_TYPES: Dict[str, Type[RecurrentCell]] = {
     "minlstm": MinLSTMCell,
 }
 CELL_NAMES: Tuple[str, ...] = tuple(CELL_TYPES)  # the choices of every model's ``cell`` and every --cell
+CELL_HELP = (  # the help of every --cell option
+    "Recurrent cell: lstm, gru, rnn (torch.nn's fused kernels), layernorm-lstm, layernorm-gru, peephole-lstm, "
+    "indrnn, mingru or minlstm (docs/cells.md)."
+)
 
 
 def recurrent_layer(

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import InvalidTypeError, InvalidValueError, boolean, choice, in_range, non_negative_int, positive_int
-from ..layers import STOCK_LAYERS, stock_layer
+from ..layers import CELL_NAMES, recurrent_layer
 from ..layers.pooling import step_mask
 
 
@@ -35,7 +35,7 @@ class EncoderConfig:
     vocab_size: int = 0  # > 0: the input is token ids (0 is padding)
     input_size: int = 0  # > 0: the input is real values with this many channels
     embedding_size: int = 64  # width of a token's vector, or of the projected values
-    cell: str = "lstm"  # lstm | gru | rnn
+    cell: str = "lstm"  # any of rnnkit.layers.CELL_NAMES
     hidden_size: int = 128  # per direction
     num_layers: int = 1
     bidirectional: bool = True
@@ -53,7 +53,7 @@ class EncoderConfig:
                 f"vocab_size={self.vocab_size}, input_size={self.input_size}"
             )
         positive_int("embedding_size", self.embedding_size)
-        choice("cell", self.cell, list(STOCK_LAYERS))
+        choice("cell", self.cell, CELL_NAMES)
         positive_int("hidden_size", self.hidden_size)
         positive_int("num_layers", self.num_layers)
         boolean("bidirectional", self.bidirectional)
@@ -90,7 +90,7 @@ class SequenceEncoder(nn.Module):
             width = config.conv_channels
         self.convs = nn.ModuleList(convs)
         self.dropout = nn.Dropout(config.dropout)
-        self.rnn = stock_layer(
+        self.rnn = recurrent_layer(
             config.cell,
             width,
             config.hidden_size,

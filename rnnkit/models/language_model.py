@@ -44,10 +44,11 @@ from .._checks import (
 from ..cells.base import State
 from ..data.corpus import PathLike
 from ..data.vocab import Vocabulary
-from ..layers import STOCK_LAYERS, stock_layer
+from ..layers import CELL_NAMES, recurrent_layer
+from ..layers.regularizers import check_regularizers
 from .format import ModelFolder, read_model, save_model
 
-CELLS = STOCK_LAYERS  # the cell names a LanguageModelConfig takes
+CELLS = CELL_NAMES  # the cell names a LanguageModelConfig takes
 MODEL_TYPE = "language_model"  # in config.json; read by rnnkit.load (models/format.py)
 VOCAB_NAME = "vocab.json"
 
@@ -67,13 +68,17 @@ class LanguageModelConfig:
     """Everything needed to rebuild a :class:`LanguageModel` (saved in ``config.json``)."""
 
     vocab_size: int  # ids the model reads and scores; must equal the vocabulary's size
-    cell: str = "lstm"  # "lstm" | "gru" | "rnn": LSTM is the strongest default and runs on oneDNN's fused CPU kernel
+    cell: str = "lstm"  # any of CELLS (docs/cells.md); LSTM is the strong default and runs on oneDNN's fused kernel
     embedding_size: int = 256  # width of a token's learned vector; char vocabularies need little, words more
     hidden_size: int = 256  # width of the recurrent state: the model's memory and most of its compute
     num_layers: int = 2  # stacked layers; 2 is char-rnn's usual depth, more rarely helps a small corpus
     dropout: float = 0.0  # on embeddings, between layers and before the output: the regulariser once it overfits
     tie_weights: bool = False  # share embedding and output matrices: fewer parameters, often better perplexity
     condition_size: int = 0  # width of an optional conditioning vector that sets the initial state (0 = none)
+    # recurrent regularisers (rnnkit.layers.regularizers); 0 = off, so folders saved before them load unchanged
+    weight_drop: float = 0.0  # DropConnect on W_hh (AWD-LSTM): regularises the recurrence, keeps the fused kernel
+    recurrent_dropout: float = 0.0  # variational dropout on h_{t-1}, one mask per sequence (runs the time loop)
+    zoneout: float = 0.0  # each state unit keeps its previous value with this probability (runs the time loop)
 
     def __post_init__(self) -> None:
         positive_int("vocab_size", self.vocab_size)
@@ -84,6 +89,9 @@ class LanguageModelConfig:
         in_range("dropout", self.dropout, 0, 1, high_open=True)
         boolean("tie_weights", self.tie_weights)
         non_negative_int("condition_size", self.condition_size)
+        check_regularizers(
+            self.cell, weight_drop=self.weight_drop, recurrent_dropout=self.recurrent_dropout, zoneout=self.zoneout
+        )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -105,9 +113,9 @@ class LanguageModelConfig:
 class LanguageModel(nn.Module):
     """Next-token model: ``forward(tokens (B, T), state=None, condition=None) -> (logits (B, T, V), state)``.
 
-    ``state`` is the rnnkit layer's state: a tensor ``(num_layers, B, H)`` for GRU and RNN, a tuple
-    ``(h, c)`` of them for LSTM. Pass the returned state back in to continue the text (truncated
-    BPTT across chunks, or generation one token at a time).
+    ``state`` is the rnnkit layer's state: a tensor ``(num_layers, B, H)`` for GRU, RNN and the
+    cells with one state tensor, a tuple ``(h, c)`` of them for the LSTM family. Pass the returned
+    state back in to continue the text (truncated BPTT across chunks, or generation one token at a time).
 
     Attributes:
         config: the :class:`LanguageModelConfig`.
@@ -124,7 +132,16 @@ class LanguageModel(nn.Module):
         c = config
         self.embedding = nn.Embedding(c.vocab_size, c.embedding_size)
         self.drop = nn.Dropout(c.dropout)
-        self.rnn = stock_layer(c.cell, c.embedding_size, c.hidden_size, c.num_layers, c.dropout)
+        self.rnn = recurrent_layer(
+            c.cell,
+            c.embedding_size,
+            c.hidden_size,
+            c.num_layers,
+            c.dropout,
+            weight_drop=c.weight_drop,
+            recurrent_dropout=c.recurrent_dropout,
+            zoneout=c.zoneout,
+        )
         out_features = c.hidden_size
         self.project: Optional[nn.Linear] = None
         if c.tie_weights and c.embedding_size != c.hidden_size:
@@ -133,7 +150,7 @@ class LanguageModel(nn.Module):
         self.decoder = nn.Linear(out_features, c.vocab_size)
         if c.tie_weights:
             self.decoder.weight = self.embedding.weight
-        self._state_parts = 2 if c.cell == "lstm" else 1
+        self._state_parts = len(self.rnn.cell_grid()[0][0].state_sizes)  # 2 for (h, c), else 1
         self.condition_to_state: Optional[nn.Linear] = None
         if c.condition_size:
             self.condition_to_state = nn.Linear(c.condition_size, self._state_parts * c.num_layers * c.hidden_size)

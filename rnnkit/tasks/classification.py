@@ -43,6 +43,7 @@ from .._checks import (
 )
 from ..data.atomic import atomic_write
 from ..data.vocab import Vocabulary
+from ..layers import CELL_HELP
 from ..models.classifier import MODEL_TYPE, ClassifierConfig, SequenceClassifier
 from .sequence_fit import FitSettings, fit_sequences, plan_sequence_run, recipe_settings
 
@@ -102,7 +103,7 @@ class ClassifyRecipe:
         default="char", metadata=_help("Text tokens: char, word or bpe (bpe needs pip install 'rnnkit[bpe]').")
     )
     out: str = field(default="runs/classify", metadata=_help("Run folder: model, metrics, plots, logs."))
-    cell: str = field(default="lstm", metadata=_help("lstm, gru or rnn."))
+    cell: str = field(default="lstm", metadata=_help(CELL_HELP))
     embedding_size: int = field(default=64, metadata=_help("Token embedding (or projected value) width."))
     hidden_size: int = field(default=128, metadata=_help("Hidden units per direction."))
     num_layers: int = field(default=1, metadata=_help("Stacked recurrent layers."))

@@ -42,6 +42,8 @@ from .._checks import (
 from ..data import TextStream, Vocabulary, default_corpus, read_text, split_train_val
 from ..data.atomic import atomic_write
 from ..data.tokenizers import TOKENIZERS
+from ..layers import CELL_HELP
+from ..layers.regularizers import check_regularizers
 from ..models.format import has_model
 from ..models.language_model import MODEL_TYPE, LanguageModel, LanguageModelConfig
 from ..training import TrainConfig, Trainer
@@ -85,7 +87,7 @@ class LanguageModelRecipe:
             "Tokens: char, word or bpe (bpe needs pip install 'rnnkit[bpe]'); characters need no unknown tokens."
         ),
     )
-    cell: str = field(default="lstm", metadata=_help("lstm, gru or rnn."))
+    cell: str = field(default="lstm", metadata=_help(CELL_HELP))
     embedding_size: int = field(
         default=64,
         metadata=_help("Token embedding size (characters carry little meaning each: a small embedding suffices)."),
@@ -101,6 +103,26 @@ class LanguageModelRecipe:
         metadata=_help(
             "Dropout on embeddings, between layers and before the output; default: by the run's length in tokens "
             "(none for short runs, which do not overfit; more for long ones)."
+        ),
+    )
+    weight_drop: float = field(
+        default=0.0,
+        metadata=_help(
+            "DropConnect on the recurrent weights W_hh (AWD-LSTM), in [0, 1): regularises the recurrence and "
+            "keeps the fused LSTM kernel (docs/cells.md)."
+        ),
+    )
+    recurrent_dropout: float = field(
+        default=0.0,
+        metadata=_help(
+            "Variational dropout on h_{t-1}, one mask per sequence, in [0, 1); runs the time loop (slower)."
+        ),
+    )
+    zoneout: float = field(
+        default=0.0,
+        metadata=_help(
+            "Zoneout: each state unit keeps its previous value with this probability, in [0, 1); runs the time "
+            "loop (slower)."
         ),
     )
     bptt: int = field(
@@ -171,6 +193,9 @@ class LanguageModelRecipe:
 
     def __post_init__(self) -> None:
         choice("level", self.level, TOKENIZERS)
+        check_regularizers(
+            self.cell, weight_drop=self.weight_drop, recurrent_dropout=self.recurrent_dropout, zoneout=self.zoneout
+        )
         for name in (
             "embedding_size",
             "hidden_size",
@@ -430,6 +455,9 @@ def train_language_model(
         hidden_size=recipe.hidden_size,
         num_layers=recipe.num_layers,
         dropout=recipe.dropout,
+        weight_drop=recipe.weight_drop,
+        recurrent_dropout=recipe.recurrent_dropout,
+        zoneout=recipe.zoneout,
     )
     check_training_memory(recipe, config)
     train_config = TrainConfig(

@@ -33,6 +33,7 @@ from .._checks import (
 )
 from ..data.atomic import atomic_write
 from ..data.vocab import Vocabulary
+from ..layers import CELL_HELP, CELL_NAMES
 from ..models.scheduled_sampling import SamplingSchedule, TeacherForcing
 from ..models.seq2seq.model import ATTENTIONS, BOS, EOS, MODEL_TYPE, SPECIALS, Seq2Seq, Seq2SeqConfig
 from .classification import RUN_FILE, _help, hash_split
@@ -90,7 +91,7 @@ class Seq2SeqRecipe:
     )
     out: str = field(default="runs/seq2seq", metadata=_help("Run folder: model, metrics, logs."))
     attention: str = field(default="bahdanau", metadata=_help("bahdanau, dot, general or none."))
-    cell: str = field(default="lstm", metadata=_help("lstm, gru or rnn."))
+    cell: str = field(default="lstm", metadata=_help(CELL_HELP))
     embedding_size: int = field(default=64, metadata=_help("Token embedding width (both sides)."))
     hidden_size: int = field(default=256, metadata=_help("Decoder width (and each encoder direction's)."))
     num_layers: int = field(default=1, metadata=_help("Encoder and decoder layers."))
@@ -124,7 +125,7 @@ class Seq2SeqRecipe:
             optional(choice, name, getattr(self, name), LEVELS)
         parse_schedule(self.teacher_forcing)
         choice("attention", self.attention, ATTENTIONS)
-        choice("cell", self.cell, ("lstm", "gru", "rnn"))
+        choice("cell", self.cell, CELL_NAMES)
         for name in ("embedding_size", "hidden_size", "num_layers", "epochs", "batch_size", "patience", "beam"):
             positive_int(name, getattr(self, name))
         non_negative_int("max_length", self.max_length)

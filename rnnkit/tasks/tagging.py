@@ -20,6 +20,7 @@ import torch
 from .._checks import InvalidValueError, in_range, non_negative_int, optional, positive_float, positive_int
 from ..data.atomic import atomic_write
 from ..data.vocab import Vocabulary
+from ..layers import CELL_HELP
 from ..models.tagger import MODEL_TYPE, SequenceTagger, TaggerConfig
 from .classification import RUN_FILE, SPECIALS, _help, hash_split
 from .sequence_fit import FitSettings, fit_sequences, plan_sequence_run, recipe_settings
@@ -36,7 +37,7 @@ class TagRecipe:
     tag_col: int = field(default=-1, metadata=_help("CoNLL column of the tag (-1 = last)."))
     out: str = field(default="runs/tag", metadata=_help("Run folder: model, metrics, logs."))
     crf: bool = field(default=True, metadata=_help("Decode with a linear-chain CRF (else a softmax per token)."))
-    cell: str = field(default="lstm", metadata=_help("lstm, gru or rnn."))
+    cell: str = field(default="lstm", metadata=_help(CELL_HELP))
     embedding_size: int = field(default=100, metadata=_help("Word embedding width."))
     hidden_size: int = field(default=128, metadata=_help("Hidden units per direction."))
     num_layers: int = field(default=1, metadata=_help("Stacked bidirectional layers."))

@@ -19,16 +19,16 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from .._checks import boolean, choice, in_range, non_negative_float, non_negative_int, positive_float, positive_int
-from ..layers import STOCK_LAYERS
+from ..layers import CELL_NAMES
 from .heads import HEADS
 
-CELLS = tuple(STOCK_LAYERS)  # "lstm", "gru", "rnn"
+CELLS = CELL_NAMES  # "lstm", "gru", "rnn", "layernorm-lstm", ... (docs/cells.md)
 STRATEGIES = ("direct", "autoregressive")
 
 
 @dataclass
 class NetworkConfig:
-    cell: str = "lstm"  # "lstm" | "gru" | "rnn": LSTM's gates keep a season's worth of memory best
+    cell: str = "lstm"  # any of CELLS: LSTM's gates keep a season's worth of memory best
     hidden_size: int = 64  # small series (hundreds of points) overfit larger models
     num_layers: int = 1  # one layer suffices on univariate series; stack for richer multivariate data
     dropout: float = 0.0  # between stacked layers only (needs num_layers > 1)

@@ -31,7 +31,7 @@ from typing import Dict, Tuple, Type
 import torch
 from torch import Tensor, nn
 
-from ..layers import stock_layer
+from ..layers import recurrent_layer
 from .config import NetworkConfig
 from .heads import HEADS
 
@@ -52,7 +52,7 @@ class ForecastNet(nn.Module):
         self.head = HEADS[cfg.head](cfg.level)
         self.K = self.head.n_params
         self.n_level = 2 * n_targets if cfg.window_norm and cfg.level_inputs else 0
-        self.rnn = stock_layer(cfg.cell, self.rnn_inputs, cfg.hidden_size, cfg.num_layers, cfg.dropout)
+        self.rnn = recurrent_layer(cfg.cell, self.rnn_inputs, cfg.hidden_size, cfg.num_layers, cfg.dropout)
 
     @property
     def rnn_inputs(self) -> int:

@@ -39,7 +39,7 @@ CASES = [
     (
         lambda: LanguageModelConfig(65, cell="LSTM"),
         InvalidValueError,
-        r"cell must be one of \['lstm', 'gru', 'rnn'\], got 'LSTM'",
+        r"cell must be one of \['lstm', 'gru', 'rnn', .*'minlstm'\], got 'LSTM'",
     ),
     (lambda: LanguageModelConfig(65, cell=None), InvalidValueError, r"cell must be one of .* got None"),
     (
@@ -103,7 +103,7 @@ CASES = [
     (
         lambda: ForecasterConfig(cell="transformer"),
         InvalidValueError,
-        r"cell must be one of \['lstm', 'gru', 'rnn'\], got 'transformer'",
+        r"cell must be one of \['lstm', 'gru', 'rnn', .*'minlstm'\], got 'transformer'",
     ),
     (
         lambda: ForecasterConfig(strategy=None),

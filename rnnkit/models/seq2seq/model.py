@@ -41,10 +41,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..._checks import FileFormatError, InvalidTypeError, InvalidValueError, boolean, choice, in_range, positive_int
-from ...cells import ElmanCell, GRUCell, LSTMCell
 from ...data.corpus import PathLike
 from ...data.vocab import Vocabulary
-from ...layers import STOCK_LAYERS, stock_layer
+from ...layers import CELL_NAMES, CELL_TYPES, recurrent_layer
 from ...layers.attention import Attention
 from ...layers.pooling import step_mask
 from ..encoder import config_from_dict
@@ -55,7 +54,7 @@ SPECIALS = ("<pad>", "<unk>", "<s>", "</s>")  # ids 0..3 on both sides
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 ATTENTIONS = ("bahdanau", "dot", "general", "none")
 BRIDGES = ("projection", "zeros")
-CELLS = {"lstm": LSTMCell, "gru": GRUCell, "rnn": ElmanCell}
+CELLS = CELL_TYPES  # the decoder's cell class by name (the encoder is the layer of the same cell)
 SOURCE_VOCAB, TARGET_VOCAB = "source_vocab.json", "target_vocab.json"
 
 
@@ -68,7 +67,7 @@ class Seq2SeqConfig:
     embedding_size: int = 64
     hidden_size: int = 128  # the decoder's width; each encoder direction's too
     num_layers: int = 1  # encoder and decoder layers
-    cell: str = "lstm"
+    cell: str = "lstm"  # any of rnnkit.layers.CELL_NAMES, for both encoder and decoder
     bidirectional_encoder: bool = True
     attention: str = "bahdanau"  # bahdanau | dot | general | none
     input_feeding: bool = False  # Luong's input feeding: h~_{t-1} joins the next input
@@ -83,7 +82,7 @@ class Seq2SeqConfig:
         positive_int("target_vocab_size", self.target_vocab_size)
         for name in ("embedding_size", "hidden_size", "num_layers", "max_target_length"):
             positive_int(name, getattr(self, name))
-        choice("cell", self.cell, list(STOCK_LAYERS))
+        choice("cell", self.cell, CELL_NAMES)
         boolean("bidirectional_encoder", self.bidirectional_encoder)
         choice("attention", self.attention, ATTENTIONS)
         boolean("input_feeding", self.input_feeding)
@@ -162,7 +161,7 @@ class Seq2Seq(nn.Module):
             if c.share_embeddings
             else nn.Embedding(c.target_vocab_size, c.embedding_size, padding_idx=PAD)
         )
-        self.encoder = stock_layer(
+        self.encoder = recurrent_layer(
             c.cell,
             c.embedding_size,
             c.hidden_size,
@@ -171,11 +170,12 @@ class Seq2Seq(nn.Module):
             bidirectional=c.bidirectional_encoder,
         )
         directions = 2 if c.bidirectional_encoder else 1
+        cell = CELLS[c.cell]
+        self._cell_state = cell(1, 1, device="meta").state_is_tuple  # (h, c) for the LSTM family, else h
         if c.bridge == "projection":
             self.bridge_h = nn.Linear(directions * c.hidden_size, c.hidden_size)
-            self.bridge_c = nn.Linear(directions * c.hidden_size, c.hidden_size) if c.cell == "lstm" else None
+            self.bridge_c = nn.Linear(directions * c.hidden_size, c.hidden_size) if self._cell_state else None
         feed = c.hidden_size if c.input_feeding else 0
-        cell = CELLS[c.cell]
         self.cells = nn.ModuleList(
             [cell(c.embedding_size + feed if i == 0 else c.hidden_size, c.hidden_size) for i in range(c.num_layers)]
         )
@@ -211,11 +211,11 @@ class Seq2Seq(nn.Module):
         for l in range(c.num_layers):
             if c.bridge == "zeros":
                 h = h_n.new_zeros(B, c.hidden_size)
-                layers.append((h, h.clone()) if c.cell == "lstm" else h)
+                layers.append((h, h.clone()) if self._cell_state else h)
                 continue
             h = self._last_layer_state(h_n, l)  # (B, D*H)
             h0 = torch.tanh(self.bridge_h(h))
-            if c.cell == "lstm":
+            if self._cell_state:
                 layers.append((h0, self.bridge_c(self._last_layer_state(enc.final[1], l))))
             else:
                 layers.append(h0)
