@@ -27,7 +27,6 @@ PARITY = 1e-5  # the fp32 file must match PyTorch this closely at every size che
 
 
 def _load(model_dir: Path):
-    from .. import timeseries  # noqa: F401  (a forecaster's step adapter registers with its package)
     from ..models.format import load
 
     return load(model_dir)

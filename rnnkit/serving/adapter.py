@@ -105,9 +105,11 @@ def _register_builtin() -> None:
 
 def adapter_for(model: object, **options) -> StepAdapter:
     """The step adapter for ``model``, or a UserError saying which models can stream."""
-    if not isinstance(model, nn.Module):
-        raise InvalidTypeError(f"model must be a rnnkit model (a torch.nn.Module), got {describe(model)}")
-    own = getattr(model, "step_adapter", None)
+    own = getattr(model, "step_adapter", None)  # a model above serving (a forecaster) brings its own
+    if not callable(own) and not isinstance(model, nn.Module):
+        raise InvalidTypeError(
+            f"model must be a rnnkit model (a torch.nn.Module or a forecaster), got {describe(model)}"
+        )
     if callable(own):
         adapter = own(**options)
     else:
@@ -117,7 +119,7 @@ def adapter_for(model: object, **options) -> StepAdapter:
             known = sorted(c.__name__ for c in _REGISTRY)
             raise InvalidTypeError(
                 f"cannot stream a {type(model).__name__}: a session needs a model kind with a step adapter "
-                f"({', '.join(known)}; a forecaster once rnnkit.timeseries is imported)"
+                f"({', '.join(known)}, Forecaster, AnomalyDetector)"
             )
         adapter = factory(model, **options)
     if not isinstance(adapter, StepAdapter):

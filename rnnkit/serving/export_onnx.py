@@ -212,6 +212,11 @@ def export_onnx(
     models and stock layers). The model must be in eval mode; it is left as it was."""
     graph = choice("graph", graph, GRAPHS)
     opset = positive_int("opset", opset)
+    if not isinstance(model, nn.Module):
+        raise InvalidValueError(
+            f"ONNX export takes a torch model; a {type(model).__name__} scales its windows with NumPy around its "
+            f"network, which a graph does not hold: stream it in Python with rnnkit.stream instead"
+        )
     if model.training:
         raise InvalidValueError(f"the {type(model).__name__} is in training mode; call model.eval() before exporting")
     p = Path(os.fspath(path))

@@ -130,6 +130,12 @@ class AnomalyDetector:
             done += stop
         return AnomalyResult(scores=scores, flags=flags, threshold=self.threshold, time=frame.time)
 
+    def step_adapter(self):
+        """How ``rnnkit.stream(detector)`` steps it (:mod:`rnnkit.timeseries.streaming`)."""
+        from .streaming import AnomalyDetectorStep
+
+        return AnomalyDetectorStep(self)
+
     def stream(self) -> "StreamingDetector":
         """A fresh streaming detector sharing this one's model and threshold."""
         self._check_fitted()

@@ -252,6 +252,12 @@ class Forecaster:
             )
         return cal
 
+    def step_adapter(self):
+        """How ``rnnkit.stream(forecaster)`` steps it (:mod:`rnnkit.timeseries.streaming`)."""
+        from .streaming import ForecasterStep
+
+        return ForecasterStep(self)
+
     def predict_windows(
         self, values: np.ndarray, horizon: int = 1, calendar: Optional[np.ndarray] = None
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:

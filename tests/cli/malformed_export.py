@@ -22,6 +22,7 @@ def cases() -> List[Case]:
         Case("export-folder-empty", swap("{bad}"), r"config\.json", new_folder("empty"), "folder"),
         Case("export-bidirectional-classifier", swap("{cls}"), r"bidirectional", cls="folder"),
         Case("export-bidirectional-tagger", swap("{tag}"), r"bidirectional", cls="folder"),
+        Case("export-forecaster", swap("{fc}"), r"Forecaster.*rnnkit\.stream", cls="folder"),
         Case("export-seq2seq", swap("{s2s}"), r"cannot stream a Seq2Seq|seq2seq", cls="folder"),
         Case("export-weights-truncated", EXPORT, r"model\.safetensors", on("lm", weights("truncated")), "file"),
         Case("export-weights-pickle", EXPORT, r"model\.safetensors.*pickle", on("lm", weights("pickle")), "file"),
