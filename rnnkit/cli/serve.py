@@ -48,7 +48,9 @@ def _server_config(**values) -> ServerConfig:
 @app.command()
 @user_errors_as_one_line
 def serve(
-    model_dir: Path = typer.Argument(..., help="A folder written by `rnnkit train lm`."),
+    model_dir: Path = typer.Argument(
+        ..., help="A folder written by `rnnkit train lm` (or a unidirectional `train classify` / `train tag`)."
+    ),
     port: int = typer.Option(8000, "--port", help="TCP port (0: any free port; the one chosen is printed)."),
     host: str = typer.Option(
         "127.0.0.1", "--host", help="Address to listen on; 0.0.0.0 serves other machines too (no authentication)."
@@ -60,12 +62,13 @@ def serve(
     max_batch: int = _limit("max_batch", "Steps per model call at most."),
     threads: int = _limit("threads", "Torch threads of the model worker (the event loop needs a core too)."),
 ) -> None:
-    """Serve a language model to many streaming clients: one WebSocket per stream at /stream.
+    """Serve a model to many streaming clients: one WebSocket per stream at /stream.
 
     Messages are JSON: {"input": "text"} -> {"output": {"next": ..., "prob": ...}, "step": n};
     {"generate": N} streams N sampled tokens; {"reset": true}; {"close": true}. Also GET /health,
     GET /metrics and POST /predict (one-shot). Steps of all sessions are batched into one model
     call per tick. Guide: docs/server.md."""
+    from ..models.format import describe_type
     from ..serving.server import bind, create_app
     from ..serving.server import serve as run_server
     from ..serving.server.run import import_server_packages
@@ -80,12 +83,12 @@ def serve(
     )
     host, port = _option(check_host, host), _option(check_port, port)
     import_server_packages()
-    model = load_language_model(model_dir)
-    app_ = create_app(model, config)
+    model = load_servable(model_dir)
+    app_ = create_app(model, config)  # refuses a model that cannot stream (bidirectional), saying why
     sock = bind(host, port)  # last: everything else is known good
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    typer.echo(f"serving {model_dir} ({model.config.cell} {model.config.num_layers}x{model.config.hidden_size})")
+    typer.echo(f"serving {model_dir} ({describe_type(app_.state.server.endpoint.kind)})")
     typer.echo(f"  ws://{shown}:{bound}/stream   http://{shown}:{bound}/health /metrics /predict")
     typer.echo(
         f"  limits: {config.max_sessions} sessions, idle {config.idle_timeout:g} s, "
@@ -94,6 +97,17 @@ def serve(
     )
     sys.stdout.flush()
     run_server(app_, sock, config)
+
+
+SERVED_KINDS = ("language_model", "sequence_classifier", "sequence_tagger")
+
+
+def load_servable(model_dir: Path):
+    """The model in ``model_dir`` if the server serves its kind; a user error naming the folder otherwise."""
+    from ..models.format import load, read_model
+
+    kind = read_model(model_dir, expected=SERVED_KINDS).model_type
+    return load_language_model(model_dir) if kind == "language_model" else load(model_dir)
 
 
 def _option(check, value):

@@ -25,7 +25,14 @@ def cases() -> List[Case]:
             Case(f"{verb}-folder-is-file", swap("{bad}"), r"is a file", new_file("afile.txt", "x"), "folder"),
             Case(f"{verb}-folder-empty", swap("{bad}"), r"config\.json", new_folder("empty"), "folder"),
             Case(f"{verb}-folder-forecaster", swap("{fc}"), r"forecaster", cls="folder"),
-            Case(f"{verb}-folder-classifier", swap("{cls}"), r"classifier", cls="folder"),
+            # serve streams classifiers, but not this bidirectional one; bench serve needs a language model
+            Case(
+                f"{verb}-folder-classifier",
+                swap("{cls}"),
+                r"classifier.*bidirectional" if verb == "serve" else r"classifier",
+                cls="folder",
+            ),
+            Case(f"{verb}-folder-seq2seq", swap("{s2s}"), r"(encoder.decoder|seq2seq)", cls="folder"),
             Case(f"{verb}-weights-truncated", argv, r"model\.safetensors", on("lm", weights("truncated")), "file"),
             Case(f"{verb}-weights-pickle", argv, r"model\.safetensors.*pickle", on("lm", weights("pickle")), "file"),
             Case(f"{verb}-config-not-json", argv, r"config\.json.*JSON", on("lm", config_json("not_json")), "file"),

@@ -217,15 +217,19 @@ class Server:
             conn.steps, conn.last, conn.tail = 0, None, ""
             await conn.send({"reset": True, "step": 0})
         elif "generate" in msg:
+            if not endpoint.can_generate:
+                raise ClientError(f"a {endpoint.kind.replace('_', ' ')} does not generate; send input")
             await self._generate(conn, msg)
         else:
             ids = endpoint.inputs(msg)  # every token checked before the first step
+            results = []
             for i in ids:
-                conn.last = await self.batcher.step(conn.row, i)
+                results.append(await self.batcher.step(conn.row, i))
                 conn.steps += 1
+            conn.last = results[-1]
             if "input" in msg:
                 conn.tail = (conn.tail + msg["input"])[-64:]
-            reply = {"output": endpoint.output(conn.last, msg.get("logprobs") is True), "step": conn.steps}
+            reply = {"output": endpoint.output(results, msg.get("logprobs") is True), "step": conn.steps}
             if len(ids) > 1:
                 reply["tokens"] = len(ids)
             await conn.send(reply)
@@ -247,7 +251,7 @@ class Server:
         pieces.append(cont.flush())
         text = "".join(pieces)
         conn.tail = (conn.tail + text)[-64:]
-        await conn.send({"generated": text, "step": conn.steps, "done": True, "output": endpoint.output(conn.last)})
+        await conn.send({"generated": text, "step": conn.steps, "done": True, "output": endpoint.output([conn.last])})
 
     # ---- HTTP --------------------------------------------------------------------------------
     def check_size(self, size: int) -> None:
