@@ -37,7 +37,7 @@ from ..layers import Recurrent
 from ..layers.sequences import check_lengths, reverse_padded
 from ..training.data import to_device
 
-__all__ = ["GradientFlow", "record_gradient_flow", "trainer_gradient_flow"]
+__all__ = ["GradientFlow", "record_gradient_flow", "average_gradient_flow", "trainer_gradient_flow"]
 
 
 @dataclass
@@ -48,6 +48,23 @@ class GradientFlow:
 
     def __getitem__(self, name: str) -> Tensor:
         return self.norms[name]
+
+    def ratio(self, name: Optional[str] = None) -> Tensor:
+        """``g[:, T-1] / g[:, 0]`` per row (layer, direction) of layer ``name`` (the only one by default):
+        how much larger the gradient is at the last step than at the first. Far above 1: the gradient
+        vanishes on its way back through time; far below 1: it explodes. ``inf`` where the first step
+        gets no gradient at all."""
+        g = self.norms[self._name(name)]
+        return g[:, -1] / g[:, 0]
+
+    def _name(self, name: Optional[str]) -> str:
+        if name is None:
+            if len(self.norms) != 1:
+                raise InvalidValueError(f"the model has several recurrent layers {sorted(self.norms)}: name one")
+            return next(iter(self.norms))
+        if name not in self.norms:
+            raise InvalidValueError(f"no recurrent layer named {name!r}; recorded: {sorted(self.norms)}")
+        return name
 
 
 @dataclass
@@ -95,6 +112,33 @@ def record_gradient_flow(
             directions = layers[name].num_directions
             result.norms[name] = torch.cat([_norms(call, grads, directions) for call in per_layer], dim=1)
     return result
+
+
+def average_gradient_flow(
+    model: nn.Module, loss_fn: Callable[[nn.Module, object], Tensor], batches, eval_mode: bool = True
+) -> GradientFlow:
+    """The mean of ``||dL/dh_t||`` over several batches: :func:`record_gradient_flow` of
+    ``loss_fn(model, batch)`` for each batch of ``batches``, averaged step by step (and the loss too).
+
+    Every batch must give the same number of steps per layer (pad or cut sequences to one length).
+    """
+    flows = [record_gradient_flow(model, partial(_call_with, loss_fn, batch), eval_mode) for batch in batches]
+    if not flows:
+        raise InvalidValueError("batches is empty: nothing to average")
+    result = GradientFlow(loss=sum(f.loss for f in flows) / len(flows))
+    for name in flows[0].norms:
+        shapes = {tuple(f.norms[name].shape) for f in flows}
+        if len(shapes) != 1:
+            raise InvalidValueError(
+                f"the batches give layer {name!r} different numbers of steps {sorted(shapes)}: "
+                "average over batches of one sequence length"
+            )
+        result.norms[name] = torch.stack([f.norms[name] for f in flows]).mean(dim=0)
+    return result
+
+
+def _call_with(loss_fn, batch, model):
+    return loss_fn(model, batch)
 
 
 def trainer_gradient_flow(trainer, batch, state=None) -> GradientFlow:
