@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from .._checks import InvalidValueError
+from ..layers import CELL_HELP
 from ..timeseries.config import ForecasterConfig
 from .app import app, train_app
 from .errors import user_errors_as_one_line
@@ -78,7 +79,7 @@ def train_forecast(
     target: Optional[str] = typer.Option(None, "--target", help="Column(s) to forecast, comma-separated: A or A,B."),
     horizon: int = from_config(ForecasterConfig, "horizon", help="Steps ahead the model learns to forecast."),
     out: Path = typer.Option(Path("runs/forecast"), "--out", help="Model folder."),
-    cell: str = from_config(ForecasterConfig, "cell", help="lstm, gru or rnn."),
+    cell: str = from_config(ForecasterConfig, "cell", help=CELL_HELP),
     input_length: int = from_config(
         ForecasterConfig, "input_length", help="Steps the model reads (0: chosen from horizon and season)."
     ),
