@@ -15,6 +15,7 @@ an error (a frame 16 times over closes the socket with 1009); a connection beyon
 # no `from __future__ import annotations`: FastAPI reads the routes' annotations (WebSocket, Request), imported lazily
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -94,6 +95,7 @@ class Server:
         self.connections: Dict[int, Connection] = {}
         self.ready = False
         self.batcher: Optional[MicroBatcher] = None
+        self.oneshot: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._reaper: Optional[asyncio.Task] = None
 
     # ---- life --------------------------------------------------------------------------------
@@ -107,6 +109,7 @@ class Server:
             on_worker_start=lambda: torch.set_num_threads(threads),
         )
         self.batcher.start()
+        self.oneshot = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="rnnkit-predict")
         await self._warm_up()
         self._reaper = asyncio.get_running_loop().create_task(self._evict_idle(), name="rnnkit-idle-reaper")
         self.ready = True
@@ -127,6 +130,8 @@ class Server:
             await conn.close(1001, "server shutting down")
         if self.batcher is not None:
             await self.batcher.stop()
+        if self.oneshot is not None:
+            self.oneshot.shutdown(wait=True)
 
     async def _evict_idle(self) -> None:
         timeout = self.config.idle_timeout
@@ -268,7 +273,9 @@ class Server:
             raise ClientError(f"the request body is not JSON ({err})", "bad_json") from None
         if not isinstance(msg, dict):
             raise ClientError('the request body is a JSON object such as {"input": "text"}')
-        return await self.batcher.call(self.endpoint.predict, msg)
+        # its own thread: a long text (or a long generation) never holds up the streams' ticks; it
+        # reads the model's weights only, with a fresh state, so it shares nothing with the session
+        return await asyncio.get_running_loop().run_in_executor(self.oneshot, self.endpoint.predict, msg)
 
 
 def create_app(model, config: Optional[ServerConfig] = None):
