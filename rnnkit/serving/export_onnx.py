@@ -48,7 +48,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .._checks import InvalidValueError, MissingOptionalDependency, NotAFileError, choice, positive_int
+from .._checks import (
+    InvalidValueError,
+    MissingFileError,
+    MissingOptionalDependency,
+    NotAFileError,
+    choice,
+    positive_int,
+)
 from ..data.atomic import atomic_write
 from ..layers.recurrent import Recurrent
 from ..layers.stock import GRU, LSTM, RNN
@@ -222,6 +229,8 @@ def export_onnx(
     p = Path(os.fspath(path))
     if p.is_dir():
         raise NotAFileError(f"cannot write the ONNX file over the folder {str(p)!r}")
+    if not p.parent.is_dir():
+        raise MissingFileError(f"cannot write {str(p)!r}: the folder {str(p.parent)!r} does not exist")
     adapter = adapter_for(model)
     starts = _start_values(adapter)
     keys = sorted(starts)
