@@ -10,6 +10,7 @@ from typing import Dict, List, Optional
 
 from ..._checks import InvalidTypeError, InvalidValueError, choice, describe
 from .base import Engine, LayerState, WeightPlan
+from .fast import FastEngine
 from .fused import FusedEngine, flat_weights, flatten_for_cudnn, kernel_mode
 from .gru import GRUEngine
 from .loop import LoopEngine, StepHook, run_direction, run_layers, run_stack
@@ -65,7 +66,8 @@ register_engine(GRUEngine(), auto_rank=0)  # CPU GRU: faster than torch.nn's (un
 register_engine(FusedEngine(), auto_rank=1)
 register_engine(ScanEngine(), auto_rank=2)  # minGRU, minLSTM: a scan instead of a time loop
 register_engine(ScanEngine("parallel", "scan-parallel"))  # the GPU's scan, selectable by name
-register_engine(LoopEngine(), auto_rank=3)
+register_engine(FastEngine(), auto_rank=3)  # custom cells: one weight-gradient GEMM
+register_engine(LoopEngine(), auto_rank=4)
 
 __all__ = [
     "Engine",
