@@ -157,3 +157,23 @@ def test_two_forwards_then_one_backward_keep_their_gradients_apart():
     for a, b in zip(layer.parameters(), loop.parameters(), strict=True):
         torch.testing.assert_close(a.grad, b.grad, **TOL)
     assert isinstance(layer.cell_l0, nn.Module)
+
+
+@pytest.mark.slow
+def test_bench_cells_quick_mode_runs_every_section(tmp_path):
+    """benchmarks/bench_cells.py --quick: tiny sizes, every table and the targets, written atomically."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_cells.py"
+    spec = importlib.util.spec_from_file_location("bench_cells", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "cells.md"
+    text = bench.main(["--quick", "--threads", "1", "--out", str(out)])
+    assert out.read_text() == text
+    for title in ("vs nn.LSTM", "GRU vs nn.GRU", "Linear recurrences", "One inference step", "Targets"):
+        assert title in text
+    for what, _, _ in bench.TARGETS:
+        row = next(line for line in text.splitlines() if line.startswith(f"| {what} |"))
+        assert "not measured" not in row, row
