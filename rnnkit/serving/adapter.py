@@ -100,7 +100,7 @@ def register_adapter(model_class: Type[nn.Module], factory: AdapterFactory) -> N
 
 def _register_builtin() -> None:
     """The adapters of the model kinds below ``serving`` (imported late: they import models)."""
-    from . import session_models  # noqa: F401  (registers on its first import)
+    from . import session_models, session_seq2seq  # noqa: F401  (they register on their first import)
 
 
 def adapter_for(model: object, **options) -> StepAdapter:
