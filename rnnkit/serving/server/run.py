@@ -68,11 +68,14 @@ def serve(app, sock: socket.socket, config: ServerConfig, log_level: str = "warn
 
 
 class ServerThread:
-    """``with ServerThread(app, config) as s: ... s.url ...``: the server on a free loopback port,
-    in a background thread, ready when the ``with`` body starts and stopped when it ends."""
+    """``with ServerThread(app) as s: ... s.ws_url ...``: the server on a free loopback port, in a
+    background thread, ready when the ``with`` body starts and stopped when it ends. ``config``
+    (default: the one ``app`` was created with) sets uvicorn's frame limit."""
 
     def __init__(self, app, config: Optional[ServerConfig] = None, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.config = config if config is not None else ServerConfig()
+        self.app = app  # app.state.server: the sessions, batcher and metrics behind the routes
+        own = getattr(getattr(getattr(app, "state", None), "server", None), "config", None)  # create_app's
+        self.config = config if config is not None else own if own is not None else ServerConfig()
         self.sock = bind(host, port)
         self.host, self.port = self.sock.getsockname()[:2]
         self.server = _uvicorn_server(app, self.config, "warning")
