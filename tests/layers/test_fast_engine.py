@@ -143,6 +143,8 @@ def test_auto_takes_the_fast_engine_for_custom_cells_it_can_serve():
         assert reason is not None and __import__("re").search(pattern, reason), reason
         with pytest.raises(ValueError, match=r"engine='fast' cannot run this layer: .*" + cell.__name__):
             rnnkit.Recurrent(cell, I, H, engine="fast")(torch.randn(T, B, I))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert select_engine(rnnkit.Recurrent(LeakyElman, I, H), batch, "auto").name == "loop"
     with pytest.raises(ValueError, match=r"engine='fast' cannot run this layer: the stock LSTMCell"):
         rnnkit.LSTM(I, H, engine="fast")(torch.randn(T, B, I))
 

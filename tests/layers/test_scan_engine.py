@@ -125,6 +125,8 @@ def test_auto_picks_the_scan_engine_for_linear_cells_only():
     batch = SequenceBatch(torch.randn(T, B, I), False, None)
     assert select_engine(rnnkit.Recurrent(DecayCell, I, H), batch, "auto").name == "scan"
     assert select_engine(rnnkit.LSTM(I, H), batch, "auto").name == "fused"
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert select_engine(rnnkit.Recurrent(DecayCell, I, H), batch, "auto").name == "loop"
     with pytest.raises(ValueError, match=r"engine='scan' cannot run this layer: .*not LSTMCell"):
         rnnkit.LSTM(I, H, engine="scan")(torch.randn(T, B, I))
 

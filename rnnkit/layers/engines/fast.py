@@ -133,6 +133,8 @@ class FastEngine(Engine):
     name = "fast"
 
     def unavailable_reason(self, layer, batch: SequenceBatch, weights: WeightPlan) -> Optional[str]:
+        if torch.is_autocast_enabled(batch.data.device.type):
+            return "it does not follow autocast (its recurrent product's backward runs in the weights' dtype)"
         for row, row_w in zip(layer.cell_grid(), weights, strict=True):
             for cell, w in zip(row, row_w, strict=True):
                 if kernel_mode(cell) is not None:

@@ -122,6 +122,8 @@ class ScanEngine(Engine):
         self.name = name
 
     def unavailable_reason(self, layer, batch: SequenceBatch, weights: WeightPlan) -> Optional[str]:
+        if torch.is_autocast_enabled(batch.data.device.type):
+            return "it does not follow autocast (the scan runs in one dtype)"
         for row in layer.cell_grid():
             for cell in row:
                 if not callable(getattr(cell, "scan_coefficients", None)):
