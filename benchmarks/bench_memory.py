@@ -55,11 +55,12 @@ IMAGES = ROOT / "docs" / "images" / "diagnostics"
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def run(names, runs_dir: Path, time_budget: float, threads, tag: str = "") -> None:
+def run(names, runs_dir: Path, time_budget: float, threads, tag: str = "", resume: bool = False) -> None:
     for name in names:
         settings = dict(RUNS[name])
-        settings.setdefault("time_budget", time_budget)
-        bench = MemoryBench(**settings, out=str(runs_dir / (name + tag)), overwrite=True, threads=threads)
+        settings["time_budget"] = max(settings.get("time_budget", 0), time_budget)
+        out = str(runs_dir / (name + tag))
+        bench = MemoryBench(**settings, out=out, overwrite=not resume, resume=resume, threads=threads)
         print(f"== {name}: {settings}", flush=True)
         result = run_memory_bench(bench, log=lambda m: print(m, flush=True))
         print(json.dumps({"name": name, "steps": result.steps, "best": result.best_val_loss}), flush=True)
@@ -232,6 +233,7 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("/tmp/rnnkit-memory-runs"))
     parser.add_argument("--time-budget", type=float, default=600.0, help="seconds per run")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--resume", action="store_true", help="continue the runs from their checkpoints")
     parser.add_argument("--tag", default="", help="suffix of the run folders (a second attempt beside the first)")
     args = parser.parse_args()
     if args.run is not None:
@@ -239,7 +241,7 @@ def main() -> None:
         unknown = [n for n in names if n not in RUNS]
         if unknown:
             raise SystemExit(f"unknown runs {unknown}; known: {', '.join(RUNS)}")
-        run(names, args.runs, args.time_budget, args.threads, args.tag)
+        run(names, args.runs, args.time_budget, args.threads, args.tag, args.resume)
     if args.report:
         report(args.runs)
 

@@ -49,6 +49,7 @@ def bench_memory(
         M, "out", help="folder for the result, logs and plots (default runs/memory-TASK-CELL-T)"
     ),
     overwrite: bool = from_config(M, "overwrite"),
+    resume: bool = from_config(M, "resume"),
 ) -> None:
     """Train a small model on the adding problem or copy memory; compare it with the trivial baseline."""
     from ..tasks.memory import plan_memory_out, run_memory_bench

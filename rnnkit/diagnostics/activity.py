@@ -62,6 +62,16 @@ def record_activity(
 ) -> Dict[str, LayerActivity]:
     """Run ``run_fn(model)`` under ``torch.no_grad`` in eval mode; return each Recurrent module's
     activity (by module name; a module called several times: its last call)."""
+    layers, calls = record_calls(model, run_fn, grad=False)
+    with torch.no_grad():
+        return {name: _activity(layers[name], call, gates) for name, call in calls.items()}
+
+
+def record_calls(
+    model: nn.Module, run_fn: Callable[[nn.Module], object], grad: bool
+) -> Tuple[Dict[str, Recurrent], Dict[str, "_Call"]]:
+    """Run ``run_fn(model)`` once in eval mode with a step hook on every Recurrent module; return the
+    modules and the last call of each that ran (its input, initial state, lengths and every step)."""
     layers = {name: m for name, m in model.named_modules() if isinstance(m, Recurrent)}
     if not layers:
         raise InvalidValueError(f"the model ({type(model).__name__}) has no rnnkit.layers.Recurrent module to record")
@@ -73,20 +83,16 @@ def record_activity(
         for name, layer in layers.items():
             handles.append(layer.register_forward_pre_hook(partial(_start_call, calls[name]), with_kwargs=True))
             handles.append(layer.register_step_hook(partial(_keep_step, calls[name])))
-        with torch.no_grad():
+        with torch.set_grad_enabled(grad):
             run_fn(model)
     finally:
         for handle in handles:
             handle.remove()
         model.train(was_training)
-    result = {}
-    with torch.no_grad():
-        for name, per_layer in calls.items():
-            if per_layer:
-                result[name] = _activity(layers[name], per_layer[-1], gates)
-    if not result:
+    ran = {name: per_layer[-1] for name, per_layer in calls.items() if per_layer}
+    if not ran:
         raise InvalidValueError("no recurrent layer ran in run_fn: nothing to record")
-    return result
+    return layers, ran
 
 
 def _start_call(record: List[_Call], layer: Recurrent, args, kwargs) -> None:
@@ -114,13 +120,26 @@ def _parts(state) -> Tuple[Tensor, ...]:
     return tuple(state) if isinstance(state, (tuple, list)) else (state,)
 
 
-def _activity(layer: Recurrent, call: _Call, with_gates: bool) -> LayerActivity:
-    T, B = call.x.shape[0], call.x.shape[1]
+@dataclass
+class Replay:
+    """What one direction of one layer did at each step, in its own step order: the cell and its
+    weights, the projected input ``xp[t]`` (B, G), the state it started from ``prev[t]`` and the
+    output ``h[t]``; ``placed`` maps a (T, B, F) tensor in step order to time positions."""
+
+    cell: object
+    w: object
+    xp: List[Tensor]
+    prev: List[object]
+    h: List[Tensor]
+    placed: Callable[[Tensor], Tensor]
+
+
+def replay(layer: Recurrent, call: _Call) -> Tuple[Dict[Tuple[int, int], Replay], Optional[Tensor]]:
+    """Each (layer, direction)'s steps rebuilt from a recorded call; and the (T, B, 1) mask or None."""
+    T = call.x.shape[0]
     mask = None if call.lengths is None else step_mask(call.lengths, T, call.x.device)  # (T, B, 1)
-    plan = layer.weight_plan()
-    cells = layer.cell_grid()
-    D = layer.num_directions
-    out = LayerActivity(mask=torch.ones(B, T, dtype=torch.bool) if mask is None else mask[..., 0].T.cpu())
+    plan, cells, D = layer.weight_plan(), layer.cell_grid(), layer.num_directions
+    out = {}
     layer_input = call.x
     for k in range(layer.num_layers):
         outputs = []
@@ -130,26 +149,33 @@ def _activity(layer: Recurrent, call: _Call, with_gates: bool) -> LayerActivity:
             hs = torch.stack([h for h, _ in steps])  # (T, B, H_out) in the direction's step order
             if mask is not None:
                 hs = torch.where(mask, hs, torch.zeros_like(hs))
-            placed = hs if d == 0 else reverse_padded(hs, call.lengths)
-            outputs.append(placed)
-            out.hidden[(k, d)] = placed.transpose(0, 1).cpu()
-            if with_gates and type(cell).gates is not _base_gates():
-                inp = layer_input if d == 0 else reverse_padded(layer_input, call.lengths)
-                xp = cell.project_input(inp, w).unbind(0)  # (T, B, G) -> T x (B, G)
-                prev = _initial_state(layer, cell, call, k * D + d, B)
-                per_step = []
-                for t, (_h, new_state) in enumerate(steps):
-                    per_step.append(cell.gates(xp[t], prev, w))
-                    prev = _advance(prev, new_state, None if mask is None else mask[t])
-                names = per_step[0].keys()
-                gate_values = {}
-                for name in names:
-                    g = torch.stack([s[name] for s in per_step])  # (T, B, H)
-                    if d == 1:
-                        g = reverse_padded(g, call.lengths)
-                    gate_values[name] = g.transpose(0, 1).cpu()
-                out.gates[(k, d)] = gate_values
+            place = (lambda t: t) if d == 0 else partial(reverse_padded, lengths=call.lengths)
+            outputs.append(place(hs))
+            inp = layer_input if d == 0 else reverse_padded(layer_input, call.lengths)
+            prev, states = [], _initial_state(cell, call, k * D + d, call.x.shape[1])
+            for t, (_h, new_state) in enumerate(steps):
+                prev.append(states)
+                states = _advance(states, new_state, None if mask is None else mask[t])
+            xp = list(cell.project_input(inp, w).unbind(0))  # T x (B, G)
+            out[(k, d)] = Replay(cell, w, xp, prev, [h for h, _ in steps], place)
         layer_input = outputs[0] if D == 1 else torch.cat(outputs, dim=-1)
+    return out, mask
+
+
+def _activity(layer: Recurrent, call: _Call, with_gates: bool) -> LayerActivity:
+    T, B = call.x.shape[0], call.x.shape[1]
+    replays, mask = replay(layer, call)
+    out = LayerActivity(mask=torch.ones(B, T, dtype=torch.bool) if mask is None else mask[..., 0].T.cpu())
+    for key, r in replays.items():
+        hs = torch.stack(r.h)
+        if mask is not None:
+            hs = torch.where(mask, hs, torch.zeros_like(hs))
+        out.hidden[key] = r.placed(hs).transpose(0, 1).cpu()
+        if with_gates and type(r.cell).gates is not _base_gates():
+            per_step = [r.cell.gates(xp, prev, r.w) for xp, prev in zip(r.xp, r.prev, strict=True)]
+            out.gates[key] = {
+                name: r.placed(torch.stack([g[name] for g in per_step])).transpose(0, 1).cpu() for name in per_step[0]
+            }
     return out
 
 
@@ -159,10 +185,9 @@ def _base_gates():
     return RecurrentCell.gates
 
 
-def _initial_state(layer: Recurrent, cell, call: _Call, row: int, batch: int):
+def _initial_state(cell, call: _Call, row: int, batch: int):
     if call.state is None:
-        zeros = cell.init_state(batch, device=call.x.device, dtype=call.x.dtype)
-        return zeros
+        return cell.init_state(batch, device=call.x.device, dtype=call.x.dtype)
     parts = tuple(s[row] for s in call.state)
     return parts if cell.state_is_tuple else parts[0]
 

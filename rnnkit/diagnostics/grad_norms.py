@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Dict, List, Optional, Union
 
 import numpy as np
@@ -84,6 +85,17 @@ class GradNormRecorder:
 
     def save(self, path: PathLike) -> None:
         atomic_write(path, json.dumps(self.to_dict()))
+
+    def load(self, path: PathLike) -> "GradNormRecorder":
+        """Continue the record :meth:`save` wrote (a resumed run)."""
+        d = json.loads(Path(path).read_text())
+
+        def nan(xs):
+            return [float("nan") if x is None else float(x) for x in xs]
+
+        self.steps, self.global_norms, self.losses = list(d["steps"]), nan(d["global"]), nan(d["loss"])
+        self.per_parameter = {k: nan(v) for k, v in d["per_parameter"].items()}
+        return self
 
 
 def log_grad_norms(train_log: PathLike) -> Dict[str, List[float]]:

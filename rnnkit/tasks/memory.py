@@ -52,7 +52,12 @@ from ..data.atomic import atomic_write
 from ..data.memory_tasks import ADDING_BASELINE_MSE, MEMORY_TASKS, adding_problem, copy_baseline_loss, copy_memory
 from ..diagnostics.grad_norms import GradNormRecorder, plot_grad_norms
 from ..diagnostics.gradient_flow import GradientFlow, record_gradient_flow
-from ..diagnostics.gradient_plots import GradientFlowMonitor, plot_gradient_flow, plot_gradient_flow_history
+from ..diagnostics.gradient_plots import (
+    GradientFlowHistory,
+    GradientFlowMonitor,
+    plot_gradient_flow,
+    plot_gradient_flow_history,
+)
 from ..layers import STOCK_LAYERS
 from ..models.encoder import EncoderConfig, SequenceEncoder
 from ..training import TrainConfig, Trainer
@@ -64,6 +69,8 @@ __all__ = ["MemoryBench", "MemoryModel", "MemoryResult", "run_memory_bench", "SO
 SOLVED_AT = {"adding": 1e-3, "copy": 0.01}  # the issue's "solved" thresholds on the validation loss
 MEMORY = 10  # copy memory: digits to remember (TCN's seq_len)
 RESULT_FILE = "result.json"
+HISTORY_FILE = "gradient_flow_history.json"
+NORMS_FILE = "grad_norms.json"
 
 
 def finite_float(name: str, value: object) -> float:
@@ -109,6 +116,9 @@ class MemoryBench:
     threads: Optional[int] = field(default=None, metadata=_help("CPU threads (default: what the machine has free)"))
     out: Optional[str] = field(default=None, metadata=_help("folder for the result, logs and plots"))
     overwrite: bool = field(default=False, metadata=_help("replace the results already in --out"))
+    resume: bool = field(
+        default=False, metadata=_help("continue the run in --out from its checkpoint (with a larger budget)")
+    )
 
     def __post_init__(self) -> None:
         choice("task", self.task, MEMORY_TASKS)
@@ -235,6 +245,12 @@ def plan_memory_out(bench: MemoryBench) -> Optional[RunFolder]:
     target = Path(os.fspath(bench.out))
     if target.exists() and not target.is_dir():
         raise NotAFolderError(f"--out {target} is a file; the benchmark writes a folder (created if missing)")
+    if bench.resume and bench.overwrite:
+        raise InvalidValueError("--resume and --overwrite exclude each other: give one of them")
+    if bench.resume:
+        if not (target / "last").is_dir() or not (target / RESULT_FILE).is_file():
+            raise InvalidValueError(f"nothing to resume in --out {target}: it holds no finished benchmark run")
+        return RunFolder(target, target, resuming=True)
     if target.is_dir() and any(target.iterdir()):
         if not bench.overwrite:
             raise InvalidValueError(
@@ -273,10 +289,18 @@ def run_memory_bench(bench: MemoryBench, log: Callable[[str], None] = lambda mes
     def probe_loss(m: nn.Module) -> Tensor:
         return m.loss(probe_x, probe_y)
 
-    start_flow = record_gradient_flow(model, probe_loss)
     monitor = GradientFlowMonitor(probe_loss, every=bench.val_every)
-    monitor.record(model, 0)
     norms = GradNormRecorder()
+    if folder is not None and folder.resuming:  # the records so far continue
+        earlier = json.loads((work / RESULT_FILE).read_text())
+        start_flow = GradientFlow({"encoder.rnn": torch.tensor([earlier["flow_start"]])})
+        if (work / HISTORY_FILE).is_file():
+            monitor.history = GradientFlowHistory.from_json((work / HISTORY_FILE).read_text())
+        if (work / NORMS_FILE).is_file():
+            norms.load(work / NORMS_FILE)
+    else:
+        start_flow = record_gradient_flow(model, probe_loss)
+        monitor.record(model, 0)
 
     def stop_when_solved(trainer: Trainer) -> None:
         if trainer.history and trainer.history[-1]["step"] == trainer.step:
@@ -297,6 +321,7 @@ def run_memory_bench(bench: MemoryBench, log: Callable[[str], None] = lambda mes
         seed=bench.seed,
         threads=bench.threads,
         out_dir=None if work is None else str(work),
+        resume=folder is not None and folder.resuming,
         log_every=10,
         progress=False,
     )
@@ -332,7 +357,7 @@ def run_memory_bench(bench: MemoryBench, log: Callable[[str], None] = lambda mes
         skipped_updates=trainer.guard.total,
         diverged=diverged,
         max_grad_norm=max(norms.global_norms) if norms.global_norms else float("nan"),
-        settings={k: v for k, v in asdict(bench).items() if k not in ("out", "overwrite")},
+        settings={k: v for k, v in asdict(bench).items() if k not in ("out", "overwrite", "resume")},
     )
     if work is not None:
         _write_folder(work, bench, result, start_flow, end_flow, monitor, norms)
@@ -358,7 +383,7 @@ def _write_folder(work: Path, bench, result, start_flow, end_flow, monitor, norm
         plot_gradient_flow_history(
             monitor.history, work / "gradient_flow_history.png", title=f"log10 ||dL/dh_t|| ({label})"
         )
-        monitor.history.save(work / "gradient_flow_history.json")
+        monitor.history.save(work / HISTORY_FILE)
     if norms.global_norms:
         plot_grad_norms(
             norms,
@@ -366,7 +391,7 @@ def _write_folder(work: Path, bench, result, start_flow, end_flow, monitor, norm
             clip_norm=bench.clip_norm or None,
             title=f"gradient norm per update ({label})",
         )
-        norms.save(work / "grad_norms.json")
+        norms.save(work / NORMS_FILE)
     data = asdict(result)
     data["flow_start"] = start_flow.norms[next(iter(start_flow.norms))][0].tolist()
     data["flow_end"] = end_flow.norms[next(iter(end_flow.norms))][0].tolist()
