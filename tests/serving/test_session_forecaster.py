@@ -25,7 +25,7 @@ def detector():
 @pytest.mark.slow
 def test_forecaster_steps_equal_its_window_forecasts(detector):
     forecaster = detector.forecaster
-    a, b = SERIES[200:240], SERIES[150:190]
+    a, b = SERIES[200:226], SERIES[160:186]
     session = rnnkit.stream(forecaster, 2)
     out = session.run(torch.tensor(np.stack([a, b]))[..., None])  # (2, T, 1)
     assert torch.isnan(out[:, : L - 1]).all() and not torch.isnan(out[:, L - 1 :]).any()
