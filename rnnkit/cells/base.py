@@ -26,6 +26,16 @@ which is what a single streaming step runs). ``forward(x_t, state)`` checks its 
 
 State is a tensor ``(B, S)`` or, for cells with several state tensors (LSTM: ``(h, c)``), a tuple
 of them; :attr:`RecurrentCell.state_sizes` gives ``S`` for each.
+
+Two optional protocols:
+
+* ``gates(projected_x, state, w) -> Dict[str, Tensor]`` -- a gated cell's gate activations at one
+  step, by name (:meth:`RecurrentCell.gates`; diagnostics record them).
+* ``scan_coefficients(projected_x, w) -> (a, b)`` -- a cell whose recurrence is linear,
+  ``h_t = a_t * h_{t-1} + b_t`` with ``a, b`` ``(..., H)`` functions of the input alone (minGRU,
+  minLSTM), says so by defining it for ``projected_x`` ``(..., G)`` with any leading dimensions; its
+  state is the single tensor ``h`` and its ``recur`` must equal ``a * h_prev + b``. The scan engine
+  runs any such cell as a scan instead of a time loop.
 """
 
 from __future__ import annotations
