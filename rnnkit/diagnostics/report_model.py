@@ -104,7 +104,9 @@ def _lm_sample(run: RunFiles, model) -> Any:
     seed = run.doc("run_settings.json").get("recipe", {}).get("seed", 0)
     seed = seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else 0
     text = "".join(stream_text(model.eval(), "\n", SAMPLE_LENGTH, temperature=0.8, seed=seed))
-    return Text(text, caption=f"{SAMPLE_LENGTH} tokens sampled from the model (temperature 0.8, seed {seed})")
+    return Text(
+        text, title="Sample", caption=f"{SAMPLE_LENGTH} tokens sampled from the model (temperature 0.8, seed {seed})"
+    )
 
 
 def _corpus(run: RunFiles) -> str:

@@ -79,7 +79,7 @@ def _figure(width: float, height: float):
 def _log_axis(ax, values: Sequence[float]) -> None:
     """A log-scale y axis labelled in plain numbers; minor ticks labelled too when ``values`` span
     less than a decade (else the axis would show one label or none)."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     ax.set_yscale("log")
     positive = [v for v in values if v > 0]
@@ -87,8 +87,12 @@ def _log_axis(ax, values: Sequence[float]) -> None:
     digits = 3 if high <= low else min(8, max(3, 2 + math.ceil(math.log10(high / (high - low)))))
     plain = FuncFormatter(lambda v, _: f"{v:.{digits}g}")
     ax.yaxis.set_major_formatter(plain)
-    narrow = high < 10 * low
-    ax.yaxis.set_minor_formatter(plain if narrow else NullFormatter())
+    if high < 100 * low:  # a decade or two: a major tick or none would leave the axis unreadable
+        if high >= 10 * low:
+            ax.yaxis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
+        ax.yaxis.set_minor_formatter(plain)
+    else:
+        ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _integer_x(ax) -> None:
@@ -97,8 +101,8 @@ def _integer_x(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def _png(fig) -> bytes:
-    fig.subplots_adjust(left=0.11, right=0.97, top=0.95, bottom=0.15)  # fixed margins: no layout pass
+def _png(fig, right: float = 0.97) -> bytes:
+    fig.subplots_adjust(left=0.13, right=right, top=0.95, bottom=0.15)  # fixed margins: no layout pass
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
@@ -110,26 +114,36 @@ def _points(columns: Dict[str, List[float]], name: str) -> Tuple[List[float], Li
     return [s for s, _ in kept], [v for _, v in kept]
 
 
-def loss_curves(train: Dict[str, List[float]], val: Dict[str, List[float]], unit: str) -> Picture:
+def loss_curves(
+    train: Dict[str, List[float]], val: Dict[str, List[float]], unit: str, val_unit: Optional[str] = None
+) -> Picture:
     """Training loss (``train_log.csv``'s ``loss``) and validation loss (``val_log.csv``'s ``val_loss``)
-    against the update number."""
+    against the update number. ``val_unit``: when validation measures something else than the
+    training loss (a forecaster selects on the point error), it gets its own axis on the right."""
     title = "Loss curves"
     caption = f"training loss per logged update and validation loss, in {unit}"
+    if val_unit:
+        caption = f"training loss per logged update ({unit}, left axis); validation: {val_unit} (right axis)"
     t, v = _points(train, "loss"), _points(val, "val_loss")
     if not t[0] and not v[0]:
         return Picture(title, caption, absent="neither train_log.csv nor val_log.csv holds a finite loss")
     fig = _figure(7, 3.6)
     ax = fig.add_subplot()
+    lines = []
     if t[0]:
-        ax.plot(*t, label="training", color="#1f77b4", linewidth=1.2, marker="o" if len(t[0]) < 3 else None)
+        few = len(t[0]) < 3
+        lines += ax.plot(*t, label="training", color="#1f77b4", linewidth=1.2, marker="o" if few else None)
+    vax = ax.twinx() if val_unit and t[0] else ax
     if v[0]:
-        ax.plot(*v, label="validation", color="#d62728", marker="o", markersize=3)
+        lines += vax.plot(*v, label="validation", color="#d62728", marker="o", markersize=3)
     ax.set_xlabel("update")
     _integer_x(ax)
-    ax.set_ylabel(f"loss ({unit})")
+    ax.set_ylabel("training loss" if vax is not ax else f"loss ({unit})")
+    if vax is not ax:
+        vax.set_ylabel("validation", color="#d62728")  # the caption says what each axis measures
     ax.grid(alpha=0.3)
-    ax.legend()
-    return Picture(title, caption, png=_png(fig))
+    ax.legend(lines, [line.get_label() for line in lines])
+    return Picture(title, caption, png=_png(fig, right=0.89 if vax is not ax else 0.97))
 
 
 def grad_norms(train: Dict[str, List[float]]) -> Picture:

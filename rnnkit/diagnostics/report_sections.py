@@ -1,10 +1,11 @@
 """The sections of a run report, from the files of the run folder, for every kind of model.
 
 A section is a title and a list of blocks: :class:`Facts` (name/value pairs), :class:`Table`,
-:class:`Text` (preformatted, e.g. a language model's sample), :class:`Note` (what is absent and
-why) and :class:`~.report_pictures.Picture`. Every report has the sections ``overview``,
-``settings``, ``data``, ``training``, ``metrics``, ``pictures`` and ``time``, in that order;
-what fills them depends on ``model_type``. Values are plain text: the template escapes them.
+:class:`Tagged` (sentences with gold and predicted tags), :class:`Text` (preformatted, e.g. a
+language model's sample), :class:`Note` and :class:`~.report_pictures.Picture` (a PNG, or what is
+absent and why). Every report has the sections ``overview``, ``settings``, ``data``,
+``training``, ``metrics``, ``pictures`` and ``time``, in that order; what fills them depends on
+``model_type``. Values are plain text: the template escapes them.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from ..models.format import describe_type
 from .report_pictures import grad_norms, loss_curves, picture_file
 from .report_run import RunFiles, read_jsonl, read_lines
 
-__all__ = ["Section", "Facts", "Table", "Text", "Note", "sections", "SECTION_IDS"]
+__all__ = ["Section", "Facts", "Table", "Text", "Tagged", "Note", "sections", "SECTION_IDS"]
 
 SECTION_IDS = ("overview", "settings", "data", "training", "metrics", "pictures", "time")
 PREDICTION_ROWS = 12  # test predictions shown in the page
+TAGGED_SENTENCES, TAGGED_TOKENS = 8, 80  # tagged test sentences shown, tokens of each
 
 
 @dataclass
@@ -43,7 +45,17 @@ class Table:
 class Text:
     text: str
     caption: str = ""
+    title: str = ""
     kind: str = "text"
+
+
+@dataclass
+class Tagged:
+    """Tagged sentences: per token (token, gold tag, predicted tag); a wrong prediction is marked."""
+
+    sentences: List[List[Tuple[str, str, str]]]
+    caption: str = ""
+    kind: str = "tagged"
 
 
 @dataclass
@@ -94,7 +106,13 @@ def _duration(seconds: Any) -> str:
 
 # ---- per model type: settings, data, metrics, the task's own pictures ---------------------------
 
-UNITS = {"language_model": "nats per token", "forecaster": "the training objective (scaled series)"}
+UNITS = {  # what the training loss of each kind measures
+    "language_model": "nats per token",
+    "forecaster": "the head's loss on the scaled series",
+    "sequence_classifier": "nats per example",
+    "sequence_tagger": "nats per sentence (CRF) or per token",
+    "seq2seq": "nats per target token",
+}
 
 
 def _recipe(run: RunFiles) -> Dict[str, Any]:
@@ -217,10 +235,11 @@ def pictures(run: RunFiles, model_pictures: Callable[[RunFiles], List[Any]]) -> 
             cells = list(csv.reader(lines))
             blocks.append(Table(cells[0], cells[1:], "the first test predictions (test_predictions.csv)"))
     elif kind == "sequence_tagger":
-        docs = read_jsonl(folder / "test_predictions.jsonl", PREDICTION_ROWS)
+        docs = read_jsonl(folder / "test_predictions.jsonl", TAGGED_SENTENCES)
         if docs:
-            rows = [_tagged(d) for d in docs if isinstance(d, dict)]
-            blocks.append(Table(["tokens", "gold", "predicted"], rows, "the first test sentences"))
+            sentences = [_tagged(d) for d in docs if isinstance(d, dict)]
+            caption = "the first test sentences: each token over its gold tag and the predicted one (red: wrong)"
+            blocks.append(Tagged([s for s in sentences if s], caption))
     elif kind == "seq2seq":
         lines = read_lines(folder / "test_predictions.tsv", PREDICTION_ROWS)
         if lines:
@@ -239,8 +258,13 @@ def pictures(run: RunFiles, model_pictures: Callable[[RunFiles], List[Any]]) -> 
     return blocks
 
 
-def _tagged(doc: Dict[str, Any]) -> List[str]:
-    return [" ".join(map(str, doc.get(k) or [])) for k in ("tokens", "gold", "predicted")]
+def _tagged(doc: Dict[str, Any]) -> List[Tuple[str, str, str]]:
+    tokens, gold, predicted = (
+        doc.get(k) if isinstance(doc.get(k), list) else [] for k in ("tokens", "gold", "predicted")
+    )
+    n = min(len(tokens), TAGGED_TOKENS)
+    pad = lambda tags, i: str(tags[i]) if i < len(tags) else ""  # noqa: E731
+    return [(str(tokens[i]), pad(gold, i), pad(predicted, i)) for i in range(n)]
 
 
 def training(run: RunFiles) -> List[Any]:
@@ -248,7 +272,11 @@ def training(run: RunFiles) -> List[Any]:
     train, val = run.log("train_log.csv"), run.log("val_log.csv")
     if not train and not val:
         return [Note("the run folder holds neither train_log.csv nor val_log.csv")]
-    blocks: List[Any] = [loss_curves(train, val, unit)]
+    val_unit = None
+    if run.model_type == "forecaster":  # it selects on another measure than it trains on
+        select = run.model.config.get("select", "point")
+        val_unit = "mean squared error of the point forecast (scaled)" if select == "point" else "the head's loss"
+    blocks: List[Any] = [loss_curves(train, val, unit, val_unit)]
     if "grad_norm" in train:
         blocks.append(grad_norms(train))
     steps = [s for s in train.get("step", []) if math.isfinite(s)]

@@ -115,7 +115,7 @@ TRAIN = {
 }
 # the pictures each task's report must show, by their heading
 PICTURES = {
-    "lm": {"Loss curves", "Gradient norm over training", "Gradient flow through time"},
+    "lm": {"Loss curves", "Gradient norm over training", "Sample", "Gradient flow through time"},
     "forecast": {"Loss curves", "Gradient norm over training", "Forecast"},
     "classify": {"Loss curves", "Gradient norm over training", "Confusion matrix"},
     "tag": {"Loss curves", "Gradient norm over training", "Gradient flow through time"},
