@@ -163,4 +163,4 @@ class LayerNormGRUCell(_LayerNormCell):
 
     def gates(self, projected_x: Tensor, state: Tensor, w: Weights) -> Dict[str, Tensor]:
         r, z, n = self._gates(projected_x, state, w)
-        return {"reset": r, "update": z, "candidate": n}
+        return {"reset": r, "update": z, "new": n}

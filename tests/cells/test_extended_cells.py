@@ -32,7 +32,7 @@ CELLS = {
 }
 GATES = {
     "layernorm_lstm": {"input", "forget", "cell", "output"},
-    "layernorm_gru": {"reset", "update", "candidate"},
+    "layernorm_gru": {"reset", "update", "new"},
     "peephole_lstm": {"input", "forget", "cell", "output"},
     "mingru": {"update"},
     "minlstm": {"forget", "input"},
