@@ -33,7 +33,7 @@ from .report_run import RunFiles, read_jsonl, read_lines
 
 __all__ = ["model_pictures"]
 
-SAMPLE_LENGTH = 400  # tokens of a language model's sample
+SAMPLE_LENGTH = 300  # tokens of a language model's sample (as `train lm` prints)
 FLOW_BATCH = 8
 FLOW_STEPS = 200
 TEST_EXAMPLES = 16

@@ -167,7 +167,7 @@ def grad_norms(train: Dict[str, List[float]]) -> Picture:
     ax.set_xlabel("update")
     _integer_x(ax)
     ax.set_ylabel("gradient norm")
-    ax.grid(alpha=0.3, which="both")
+    ax.grid(alpha=0.3)
     ax.legend()
     return Picture(title, caption, png=_png(fig))
 
@@ -192,6 +192,6 @@ def gradient_flow_plot(norms: Dict[str, Sequence[Sequence[float]]], directions: 
     ax.set_xlabel("time step t")
     _integer_x(ax)
     ax.set_ylabel("||dL/dh_t||")
-    ax.grid(alpha=0.3, which="both")
+    ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     return _png(fig)
