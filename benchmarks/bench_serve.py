@@ -62,7 +62,8 @@ def point(model: Path, streams: int, seconds: float, bad: bool, server: ServerCo
     print(
         f"N={streams:5d}{' +bad' if bad else ''}: p50 {lat['p50']} p95 {lat['p95']} p99 {lat['p99']} ms, "
         f"errors {result['errors']}, {result['steps_per_second']:,} steps/s of {streams * 10:,}, "
-        f"server CPU {result.get('server_cpu_percent')}%, clients CPU {result['loadgen_cpu_percent']}%, "
+        f"CPU per step: server {result.get('server_cpu_us_per_step')} us, "
+        f"clients {result['loadgen_cpu_us_per_step']} us, "
         f"load {result['load_average_before'][0]}->{result['load_average_after'][0]}"
         + (" HOLDS" if result["holds"] else ""),
         flush=True,
@@ -75,15 +76,15 @@ def row(r: dict) -> str:
     return (
         f"| {r['streams']:,}{' + bad clients' if 'bad_clients' in r else ''} | {lat['p50']} | {lat['p95']} | "
         f"{lat['p99']} | {r['errors']} | {r['steps_per_second']:,} / {r['streams'] * 10:,} | "
-        f"{m['step_latency_ms']['p95']} | {m['mean_batch']} | {r.get('server_cpu_percent')} | "
-        f"{r['loadgen_cpu_percent']} | {r['load_average_before'][0]} -> {r['load_average_after'][0]} | "
+        f"{m['step_latency_ms']['p95']} | {m['mean_batch']} | {r.get('server_cpu_us_per_step')} | "
+        f"{r['loadgen_cpu_us_per_step']} | {r['load_average_before'][0]} -> {r['load_average_after'][0]} | "
         f"{'yes' if r['holds'] else 'no'} | {r['measured_at']} |"
     )
 
 
 HEADER = (
     "| streams | p50 ms | p95 ms | p99 ms | errors | steps/s (got / due) | server step p95 ms | mean batch "
-    "| server CPU % | clients CPU % | load avg (1 min) | holds p95 <= 50 | UTC |\n"
+    "| server CPU us/step | clients CPU us/step | load avg (1 min) | holds p95 <= 50 | UTC |\n"
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 

@@ -206,9 +206,12 @@ def bench_server(
             idle = config.idle_timeout if proc is not None and config is not None else None
             result = asyncio.run(run_load(url, text, load, idle_timeout=idle, metrics_url=http + "/metrics"))
             cpu1, own1, t1 = (_cpu_seconds(proc.pid) if proc else None), time.process_time(), time.perf_counter()
+            steps = max(result["replies"], 1)
             if cpu0 is not None and cpu1 is not None:
                 result["server_cpu_percent"] = round(100 * (cpu1 - cpu0) / (t1 - t0), 1)
+                result["server_cpu_us_per_step"] = round(1e6 * (cpu1 - cpu0) / steps)
             result["loadgen_cpu_percent"] = round(100 * (own1 - own0) / (t1 - t0), 1)
+            result["loadgen_cpu_us_per_step"] = round(1e6 * (own1 - own0) / steps)
         finally:
             if proc is not None:
                 stop_server_process(proc)
@@ -306,8 +309,12 @@ def _print_result(r: dict) -> None:
     typer.echo(
         f"server: step p50 {m['step_latency_ms']['p50']} ms, p95 {m['step_latency_ms']['p95']} ms, "
         f"mean batch {m['mean_batch']}, internal errors {m['internal_errors']}"
-        + (f", CPU {r['server_cpu_percent']}%" if "server_cpu_percent" in r else "")
-        + f"; load generator CPU {r['loadgen_cpu_percent']}%"
+        + (
+            f", CPU {r['server_cpu_percent']}% ({r['server_cpu_us_per_step']} us/step)"
+            if "server_cpu_percent" in r
+            else ""
+        )
+        + f"; load generator CPU {r['loadgen_cpu_percent']}% ({r['loadgen_cpu_us_per_step']} us/step)"
     )
     typer.echo(f"load average: {r['load_average_before'][0]} before, {r['load_average_after'][0]} after")
     for example in r["error_examples"]:
