@@ -28,7 +28,7 @@ from typing import Any, Callable, List, Optional
 
 import torch
 
-from .report_pictures import Picture, gradient_flow_plot
+from .report_pictures import Picture
 from .report_run import RunFiles, read_jsonl, read_lines
 
 __all__ = ["model_pictures"]
@@ -82,14 +82,15 @@ def _attempt(title: str, make: Callable[[], Any]) -> Any:
 
 def _flow_picture(model: torch.nn.Module, loss_fn, caption: str) -> Picture:
     from ..layers import Recurrent
+    from .figures import png_bytes
     from .gradient_flow import record_gradient_flow
+    from .gradient_plots import plot_gradient_flow
 
     with torch.enable_grad():
         flow = record_gradient_flow(model, loss_fn)
-    directions = {n: m.num_directions for n, m in model.named_modules() if isinstance(m, Recurrent)}
-    norms = {name: rows.tolist() for name, rows in flow.norms.items()}
-    png = gradient_flow_plot(norms, directions)
-    return Picture(FLOW_TITLE, caption + f" (loss {flow.loss:.4g})", png=png)
+    directions = max(m.num_directions for m in model.modules() if isinstance(m, Recurrent))
+    fig = plot_gradient_flow(flow, title="", directions=directions)
+    return Picture(FLOW_TITLE, caption + f" (loss {flow.loss:.4g})", png=png_bytes(fig))
 
 
 # ---- language model ------------------------------------------------------------------------------

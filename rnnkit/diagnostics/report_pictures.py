@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-__all__ = ["Picture", "png_size", "picture_file", "loss_curves", "grad_norms", "gradient_flow_plot"]
+__all__ = ["Picture", "png_size", "picture_file", "loss_curves", "grad_norms"]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DPI = 100
@@ -170,28 +170,3 @@ def grad_norms(train: Dict[str, List[float]]) -> Picture:
     ax.grid(alpha=0.3)
     ax.legend()
     return Picture(title, caption, png=_png(fig))
-
-
-def gradient_flow_plot(norms: Dict[str, Sequence[Sequence[float]]], directions: Dict[str, int]) -> bytes:
-    """``||dL/dh_t||`` against t on a log scale, one line per recurrent layer (and direction).
-
-    ``norms``: module name -> rows ``(num_layers * D, T)`` as :class:`~.gradient_flow.GradientFlow`
-    holds them; ``directions``: module name -> D.
-    """
-    fig = _figure(7, 3.6)
-    ax = fig.add_subplot()
-    every: List[float] = []
-    for name, rows in norms.items():
-        d = directions.get(name, 1)
-        for i, row in enumerate(rows):
-            label = f"{name} layer {i // d + 1}" + (" (reverse)" if d == 2 and i % 2 else "")
-            ys = [max(float(y), 1e-30) for y in row]
-            every += ys
-            ax.plot(range(1, len(ys) + 1), ys, label=label, linewidth=1.2)
-    _log_axis(ax, every)
-    ax.set_xlabel("time step t")
-    _integer_x(ax)
-    ax.set_ylabel("||dL/dh_t||")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    return _png(fig)
