@@ -126,7 +126,7 @@ def lm_validation_loss(model, files: Dict[str, Path], text: str, streams: int) -
 def classifier_accuracy(model, files: Dict[str, Path], run_dir: Path) -> Dict[str, float]:
     from rnnkit.tasks.classification import ClassifyRecipe, encode_text, load_splits, predict_encoded
 
-    settings = json.loads((run_dir / "run_settings.json").read_text())
+    settings = json.loads((run_dir / "run.json").read_text())
     recipe_fields = settings.get("recipe", settings)
     known = set(ClassifyRecipe.__dataclass_fields__)
     recipe = ClassifyRecipe(**{k: v for k, v in recipe_fields.items() if k in known})
@@ -258,7 +258,7 @@ def render(r: dict, args) -> str:
         "",
         f"File size: int8 is {size_ratio(r['lm_size'])} smaller for the LM"
         + (f", {size_ratio(r['cls_size'])} for the classifier" if "cls_size" in r else "")
-        + " (the embedding's Gather stays float32).",
+        + " (biases stay float32).",
         f"LM validation loss over {n:,} characters in {args.streams} streams stepped together, state carried.",
     ]
     if "cls_acc" in r:

@@ -7,9 +7,10 @@
     y   = s s_x (W_q - z)(x_q - z_x)   an integer MatMul (MatMulInteger), rescaled to float
 
 onnxruntime's ``quantize_dynamic`` rewrites the step graph's MatMul/Gemm nodes (every recurrent
-and output weight; the embedding Gather stays float) after its own pre-processing (shape
-inference and graph optimisation, ``quant_pre_process``). torch's ``quantize_dynamic`` is
-deprecated and torchao's int8 covers only Linear layers (pytorch/ao #1467), hence onnxruntime.
+and output weight) and the embedding's Gather (int8 table, dequantised rows) after its own
+pre-processing (shape inference and graph optimisation, ``quant_pre_process``); biases stay float.
+torch's ``quantize_dynamic`` is deprecated and torchao's int8 covers only Linear layers
+(pytorch/ao #1467), hence onnxruntime.
 The state stays float32, so a stream carries no quantisation error from step to step beyond the
 weights'. The metadata JSON is copied beside the new file with ``"quantized": "int8"``.
 """
