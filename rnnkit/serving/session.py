@@ -95,6 +95,12 @@ class StreamSession:
         return len(self._ids)
 
     @property
+    def tokenizer(self):
+        """The model's vocabulary (``encode(text)`` / ``decode(ids)``) for kinds that read or write
+        tokens, else None."""
+        return getattr(self.adapter, "tokenizer", None)
+
+    @property
     def steps(self) -> Dict[int, int]:
         """Steps taken by each live row since it joined or was last reset: ``{row id: steps}``."""
         return dict(zip(self._ids, self._steps.tolist(), strict=True))

@@ -42,6 +42,11 @@ class Seq2SeqStep(StepAdapter):
         self.input_description = f"previous target ids (B,) -> next-token log-probabilities (B, {c.target_vocab_size})"
         self._tuple = c.cell == "lstm"
 
+    @property
+    def tokenizer(self):
+        """The target vocabulary (what ``step`` reads and writes)."""
+        return self.model.target_vocab
+
     def start(self, n: int, source: Optional[Tensor] = None, source_lengths: Optional[Tensor] = None) -> StateDict:
         if source is None:
             raise InvalidValueError(

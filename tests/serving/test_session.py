@@ -47,6 +47,19 @@ def test_stream_is_exported_at_the_top_level():
     assert isinstance(rnnkit.stream(lm(), 2), StreamSession)
 
 
+def test_the_session_hands_out_the_model_vocabulary():
+    from rnnkit.data.vocab import Vocabulary
+
+    vocab = Vocabulary.from_text("abcdefghijk")
+    model = LanguageModel(LanguageModelConfig(vocab_size=len(vocab), hidden_size=8), vocab).eval()
+    session = stream(model)
+    ids = session.tokenizer.encode("cab")
+    for i in ids:
+        session.step(torch.tensor([i]))
+    assert session.tokenizer.decode(ids) == "cab" and session.steps == {0: 3}
+    assert stream(lm()).tokenizer is None
+
+
 def test_reset_of_one_row_leaves_the_others_unchanged():
     model = lm("gru")
     tokens = torch.randint(0, V, (3, 12))
