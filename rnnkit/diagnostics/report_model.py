@@ -102,7 +102,7 @@ def _lm_sample(run: RunFiles, model) -> Any:
 
     if model.vocab is None:
         raise _Absent("the model folder holds no vocab.json")
-    seed = run.doc("run_settings.json").get("recipe", {}).get("seed", 0)
+    seed = run.part("run_settings.json", "recipe").get("seed", 0)
     seed = seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else 0
     text = "".join(stream_text(model.eval(), "\n", SAMPLE_LENGTH, temperature=0.8, seed=seed))
     return Text(
@@ -113,16 +113,14 @@ def _lm_sample(run: RunFiles, model) -> Any:
 def _corpus(run: RunFiles) -> str:
     from ..data import default_corpus, read_text
 
-    settings = run.doc("run_settings.json")
-    recipe = settings.get("recipe", {})
-    path = recipe.get("text")
+    path = run.part("run_settings.json", "recipe").get("text")
     if path is None:
         text = default_corpus()
     else:
         if not Path(str(path)).is_file():
             raise _Absent(f"the corpus {path} is no longer there")
         text = read_text(path)
-    expected = (settings.get("corpus") or {}).get("sha256")
+    expected = run.part("run_settings.json", "corpus").get("sha256")
     if expected and hashlib.sha256(text.encode("utf-8")).hexdigest() != expected:
         raise _Absent(f"the corpus {path or '(default)'} has changed since the run (its sha256 differs)")
     return text
@@ -133,7 +131,7 @@ def _lm_flow(run: RunFiles, model) -> Picture:
 
     if model.vocab is None:
         raise _Absent("the model folder holds no vocab.json")
-    recipe = run.doc("run_settings.json").get("recipe", {})
+    recipe = run.part("run_settings.json", "recipe")
     fraction = recipe.get("val_fraction", 0.1)
     _, val_text = split_train_val(_corpus(run), fraction if isinstance(fraction, float) else 0.1)
     ids = torch.tensor(model.vocab.encode(val_text, unknown="replace"), dtype=torch.long)

@@ -54,6 +54,11 @@ class RunFiles:
     def doc(self, name: str) -> dict:
         return self.docs.get(name, {})
 
+    def part(self, name: str, key: str) -> dict:
+        """The object under ``key`` in the JSON file ``name`` ({} if absent or not an object)."""
+        value = self.doc(name).get(key)
+        return value if isinstance(value, dict) else {}
+
     def log(self, name: str) -> Dict[str, List[float]]:
         return self.logs.get(name, {})
 

@@ -117,11 +117,10 @@ UNITS = {  # what the training loss of each kind measures
 
 def _recipe(run: RunFiles) -> Dict[str, Any]:
     if run.model_type == "language_model":
-        return run.doc("run_settings.json").get("recipe") or run.doc("summary.json").get("recipe") or {}
+        return run.part("run_settings.json", "recipe") or run.part("summary.json", "recipe")
     if run.model_type == "forecaster":
         return {}
-    recipe = run.doc("run.json").get("recipe")
-    return recipe if isinstance(recipe, dict) else {}
+    return run.part("run.json", "recipe")
 
 
 def settings(run: RunFiles) -> List[Any]:
@@ -147,8 +146,7 @@ def data(run: RunFiles) -> List[Any]:
     kind = run.model_type
     if kind == "language_model":
         settings = run.doc("run_settings.json")
-        recipe = settings.get("recipe", {})
-        corpus = settings.get("corpus", {}) if isinstance(settings.get("corpus"), dict) else {}
+        recipe, corpus = run.part("run_settings.json", "recipe"), run.part("run_settings.json", "corpus")
         rows = [
             (
                 "text",
@@ -182,9 +180,9 @@ def data(run: RunFiles) -> List[Any]:
     if not info:
         return [Note("the run folder holds no run.json: the data is unknown")]
     rows = [(k, show(v)) for k, v in info.items() if k not in ("recipe", "sizes")]
-    sizes = info.get("sizes") if isinstance(info.get("sizes"), dict) else {}
+    sizes = run.part("run.json", "sizes")
     rows += [(f"{split} examples", show(n)) for split, n in sizes.items()]
-    labels = run.model.config.get("labels")
+    labels = run.model.config.get("labels") or run.model.config.get("tags")
     if isinstance(labels, list):
         rows.append(("labels" if kind != "sequence_tagger" else "tags", show(labels)))
     return [Facts(rows)]
@@ -210,11 +208,12 @@ def metrics(run: RunFiles) -> List[Any]:
     m = run.doc("metrics.json")
     if not m:
         return [Note("the run folder holds no metrics.json: the run did not finish")]
-    per = m.get("per_class") if kind == "sequence_classifier" else m.get("per_type")
+    per = run.part("metrics.json", "per_class" if kind == "sequence_classifier" else "per_type")
+    per = {name: scores for name, scores in per.items() if isinstance(scores, dict)}
     facts = _facts({k: v for k, v in m.items() if not isinstance(v, (dict, list))})
     blocks: List[Any] = [facts]
     if isinstance(per, dict) and per:
-        columns = [c for c in ("precision", "recall", "f1", "support") if all(c in (v or {}) for v in per.values())]
+        columns = [c for c in ("precision", "recall", "f1", "support") if all(c in v for v in per.values())]
         rows = [[str(name)] + [show(scores.get(c)) for c in columns] for name, scores in per.items()]
         blocks.append(Table(["class" if kind == "sequence_classifier" else "entity type", *columns], rows))
     return blocks

@@ -250,3 +250,22 @@ def test_png_size_reads_the_header_and_refuses_what_is_not_png():
     for bad in (b"", b"GIF89a" + bytes(30), buffer.getvalue()[:20]):
         with pytest.raises(ValueError, match="not a PNG"):
             png_size(bad)
+
+
+@pytest.mark.slow
+def test_valid_json_of_unexpected_shape_still_renders(data, tmp_path_factory, tmp_path):
+    """Objects whose fields are of another shape than a train verb writes: shown as they are, no crash."""
+    import json
+    import shutil
+
+    for task, name, doc in (
+        ("lm", "run_settings.json", {"recipe": [1, 2], "corpus": "gone"}),
+        ("classify", "metrics.json", {"accuracy": "high", "per_class": {"a": [1], "b": None}, "confusion": 3}),
+        ("tag", "run.json", {"recipe": 5, "sizes": [1, 2], "data": {"nested": [HOSTILE]}}),
+    ):
+        run = tmp_path / task
+        shutil.copytree(trained(task, data, tmp_path_factory), run)
+        (run / name).write_text(json.dumps(doc))
+        html = render_report(run)
+        assert Page(html).sections == list(SECTION_IDS)
+        assert HOSTILE not in html
