@@ -6,7 +6,8 @@ engine as eager autograd, and its backward does, per step, a small GEMM for ``dW
 result into the weight's gradient -- T times. This engine runs the same loop
 (:func:`~rnnkit.layers.engines.loop.run_direction`, the cell's own ``recur``) and changes only how
 the recurrent product ``hp_t = r_t W_hh^T`` is differentiated: the cell's
-``F.linear(r_t, w.weight_hh, b)`` is intercepted (a ``TorchFunctionMode``) and runs as
+``F.linear(r_t, w.weight_hh, b)`` is intercepted (``weight_hh`` is handed over as a
+:class:`RecurrentWeight`, a tensor subclass) and runs as
 :class:`RecurrentLinear`, whose backward returns ``dr_t = dhp_t W_hh`` at once and keeps
 ``(dhp_t, r_t)``; the first step's backward, which autograd runs after every later step's, does::
 
@@ -19,10 +20,11 @@ A cell qualifies when its ``recur`` uses ``w.weight_hh`` exactly once per step, 
 ``torch.nn.functional.linear`` (every rnnkit cell with a recurrent matrix does); the engine checks
 that once per cell class with a probe step (:func:`probe`), and is unavailable where it fails.
 
-Measured (``benchmarks/bench_cells.py``, results in ``docs/layers.md``): on this project's 2-core
-CPU the gain is small against the loop engine -- the per-step GEMMs and elementwise calls of the
-forward and of ``dr_t`` remain, and so does the Python cost of the loop -- so ``engine="auto"``
-ranks it just above the loop.
+Measured (``benchmarks/bench_cells.py``, results in ``docs/layers.md``): forward+backward it is
+0.85-0.97x the loop engine's time for the peephole and layer-norm LSTMs -- the per-step GEMMs and
+elementwise calls of the forward and of ``dr_t`` remain, and so does the loop's Python cost -- so
+the gain is real but small. Without autograd (inference) there is no backward to speed up and the
+engine runs the plain loop.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from typing import Dict, Optional
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.overrides import TorchFunctionMode
 
 from ..sequences import SequenceBatch
 from .base import Engine, WeightPlan
@@ -69,28 +70,39 @@ class RecurrentLinear(torch.autograd.Function):
         return d_r, d_w, None, None
 
 
-class _Intercept(TorchFunctionMode):
-    """While active: ``F.linear(r, weight, b)`` runs as :class:`RecurrentLinear` (+ ``b``)."""
+class RecurrentWeight(torch.Tensor):
+    """``weight_hh`` as the cell sees it in this engine: ``F.linear(r, this, b)`` runs as
+    :class:`RecurrentLinear` (+ ``b``); any other use runs on the weight itself and is counted.
 
-    def __init__(self, weight: Tensor) -> None:
-        super().__init__()
-        self.weight = weight
-        self.stash: list = []
-        self.uses = 0  # as F.linear's weight
-        self.other_uses = 0
+    A tensor subclass, so only calls that take it dispatch through Python (:meth:`__torch_function__`);
+    the rest of the step runs as in the loop engine.
+    """
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
+    @staticmethod
+    def __new__(cls, weight: Tensor):
+        sub = torch.Tensor._make_subclass(cls, weight.detach(), False)
+        sub.source, sub.stash, sub.uses, sub.other_uses = weight, [], 0, 0
+        return sub
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func is F.linear and len(args) >= 2 and args[1] is self.weight:
-            r = args[0]
+        if func is F.linear and len(args) >= 2 and isinstance(args[1], cls) and not isinstance(args[0], cls):
+            r, weight = args[0], args[1]
             bias = args[2] if len(args) > 2 else kwargs.get("bias")
-            self.uses += 1
+            weight.uses += 1
             flat = r.reshape(-1, r.shape[-1])
-            hp = RecurrentLinear.apply(flat, self.weight, self.stash, self.uses == 1).view(*r.shape[:-1], -1)
+            hp = RecurrentLinear.apply(flat, weight.source, weight.stash, weight.uses == 1)
+            hp = hp.view(*r.shape[:-1], hp.shape[-1])
             return hp if bias is None else hp + bias
-        if any(a is self.weight for a in args) or any(v is self.weight for v in kwargs.values()):
-            self.other_uses += 1
-        return func(*args, **kwargs)
+        if getattr(func, "__name__", "") != "__get__":  # .shape, .dtype... are no use
+            for a in (*args, *kwargs.values()):
+                if isinstance(a, cls):
+                    a.other_uses += 1
+        args = tuple(a.source if isinstance(a, cls) else a for a in args)
+        kwargs = {k: (v.source if isinstance(v, cls) else v) for k, v in kwargs.items()}
+        with torch._C.DisableTorchFunctionSubclass():
+            return func(*args, **kwargs)
 
 
 _PROBED: Dict[type, Optional[str]] = {}
@@ -108,13 +120,12 @@ def probe(cell, w, dtype, device) -> Optional[str]:
             with torch.no_grad():
                 xp = cell.project_input(torch.zeros(1, cell.input_size, dtype=dtype, device=device), w)
                 state = tuple(torch.zeros(1, s, dtype=dtype, device=device) for s in cell.state_sizes)
-                mode = _Intercept(w.weight_hh)
-                with mode:
-                    cell.recur(xp, state if cell.state_is_tuple else state[0], w)
-            if mode.uses != 1 or mode.other_uses:
+                weight = RecurrentWeight(w.weight_hh)
+                cell.recur(xp, state if cell.state_is_tuple else state[0], w._replace(weight_hh=weight))
+            if weight.uses != 1 or weight.other_uses:
                 reason = (
-                    f"{kind.__name__}.recur uses weight_hh {mode.uses} time(s) as F.linear's weight "
-                    f"and {mode.other_uses} time(s) otherwise (the fast engine needs exactly one F.linear)"
+                    f"{kind.__name__}.recur uses weight_hh {weight.uses} time(s) as F.linear's weight "
+                    f"and {weight.other_uses} time(s) otherwise (the fast engine needs exactly one F.linear)"
                 )
         except Exception as error:  # a cell the probe cannot drive: the loop runs it
             reason = f"a probe step of {kind.__name__} failed ({type(error).__name__}: {error})"
@@ -125,8 +136,7 @@ def probe(cell, w, dtype, device) -> Optional[str]:
 def run_fast_direction(cell, w, x: Tensor, state, mask: Optional[Tensor] = None, on_step=None):
     """One direction: the one time loop (:func:`run_direction`) with the recurrent product as
     :class:`RecurrentLinear`; same arguments and result."""
-    with _Intercept(w.weight_hh):
-        return run_direction(cell, w, x, state, mask, on_step)
+    return run_direction(cell, w._replace(weight_hh=RecurrentWeight(w.weight_hh)), x, state, mask, on_step)
 
 
 class FastEngine(Engine):
@@ -147,4 +157,6 @@ class FastEngine(Engine):
         return None
 
     def run(self, layer, batch: SequenceBatch, state, weights: WeightPlan):
+        if not torch.is_grad_enabled():  # no backward to speed up: the plain loop is the faster
+            return run_layers(layer, batch, state, weights)
         return run_layers(layer, batch, state, weights, run_fast_direction)
