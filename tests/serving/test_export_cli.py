@@ -67,3 +67,13 @@ def test_a_failed_export_keeps_the_previous_file(lm_dir, tmp_path):
     result = CliRunner().invoke(app, ["export", str(folder), "--out", str(out), "--no-check"])
     assert result.exit_code == 2 and "config.json" in result.output
     assert out.read_bytes() == b"previous"
+
+
+def test_a_file_that_does_not_match_is_reported_as_an_error(lm_dir, tmp_path, monkeypatch):
+    import rnnkit.serving.export_onnx as export_module
+
+    folder, _, _ = lm_dir
+    monkeypatch.setattr(export_module, "compare_with_onnxruntime", lambda *a, **k: 3e-4)
+    result = CliRunner().invoke(app, ["export", str(folder), "--out", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 2
+    assert "error:" in result.output and "3.00e-04" in result.output and "do not trust it" in result.output
