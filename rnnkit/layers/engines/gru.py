@@ -60,22 +60,33 @@ class GRUSequence(torch.autograd.Function):
         rz = xp.new_empty(T, B, 2 * H)  # sigmoid gates r, z (z forced to 1 past each end)
         n = xp.new_empty(T, B, H)
         w_t = weight_hh.t()
-        masks = (None,) * T if mask is None else (~mask).unbind(0)
+        pad = (None,) * T if mask is None else (~mask).unbind(0)
+        # every per-step view made up front (one call each), so the loop body is the 5 kernel calls
+        views = zip(
+            xp[..., : 2 * H].unbind(0),
+            xp[..., 2 * H :].unbind(0),
+            hp.unbind(0),
+            hp[..., : 2 * H].unbind(0),
+            hp[..., 2 * H :].unbind(0),
+            rz.unbind(0),
+            rz[..., :H].unbind(0),
+            rz[..., H:].unbind(0),
+            n.unbind(0),
+            out.unbind(0),
+            pad,
+            strict=True,
+        )
         h = h0
-        for xp_t, hp_t, rz_t, n_t, out_t, pad_t in zip(
-            xp.unbind(0), hp.unbind(0), rz.unbind(0), n.unbind(0), out.unbind(0), masks, strict=True
-        ):
+        for xp_rz, xp_n, hp_t, hp_rz, hp_n, rz_t, r_t, z_t, n_t, out_t, pad_t in views:
             if bias_hh is None:
                 torch.mm(h, w_t, out=hp_t)
             else:
                 torch.addmm(bias_hh, h, w_t, out=hp_t)
-            torch.add(xp_t[:, : 2 * H], hp_t[:, : 2 * H], out=rz_t).sigmoid_()
-            torch.addcmul(xp_t[:, 2 * H :], rz_t[:, :H], hp_t[:, 2 * H :], out=n_t).tanh_()
-            z_t = rz_t[:, H:]
+            torch.add(xp_rz, hp_rz, out=rz_t).sigmoid_()
+            torch.addcmul(xp_n, r_t, hp_n, out=n_t).tanh_()
             if pad_t is not None:
                 z_t.masked_fill_(pad_t, 1.0)
-            torch.lerp(n_t, h, z_t, out=out_t)
-            h = out_t
+            h = torch.lerp(n_t, h, z_t, out=out_t)
         ctx.save_for_backward(h0, weight_hh, out, hp, rz, n)
         ctx.has_bias = bias_hh is not None
         return out
@@ -93,10 +104,19 @@ class GRUSequence(torch.autograd.Function):
         dhp = torch.empty_like(hp)  # (T, B, 3H)
         g_all = torch.empty_like(out)  # g_t = dL/dh_t
         carry = torch.zeros_like(h0)
-        for t in range(T - 1, -1, -1):
-            g = torch.add(grad_out[t], carry, out=g_all[t])
-            dhp_t = torch.mul(factors[t], g.unsqueeze(1), out=dhp[t].view(B, 3, H)).view(B, 3 * H)
-            carry = torch.addmm(g * z[t], dhp_t, weight_hh)
+        views = zip(
+            grad_out.unbind(0),
+            g_all.unbind(0),
+            factors.unbind(0),
+            dhp.view(T, B, 3, H).unbind(0),
+            dhp.unbind(0),
+            z.unbind(0),
+            strict=True,
+        )
+        for grad_t, g_t, factors_t, dhp_gates, dhp_t, z_t in reversed(list(views)):
+            g = torch.add(grad_t, carry, out=g_t)
+            torch.mul(factors_t, g.unsqueeze(1), out=dhp_gates)
+            carry = torch.addmm(g * z_t, dhp_t, weight_hh)
         d_xp = d_w = d_b = None
         if ctx.needs_input_grad[0]:
             d_xp = dhp.clone()
