@@ -51,7 +51,7 @@ from .._checks import (
 )
 from ..cells.base import RecurrentCell, State, Weights, weights_type
 from .engines import StepHook, WeightPlan, check_engine_name, flatten_for_cudnn, run_stack, select_engine
-from .regularizers import Regularizers, check_weight_drop, drop_weights, masked_grid
+from .regularizers import Regularizers, check_weight_drop, drop_weights, masked_direction, masked_grid
 from .sequences import LengthsLike, SequenceBatch, check_lengths, repack_like
 
 CellFactory = Callable[[int, int], RecurrentCell]
@@ -350,6 +350,7 @@ class Recurrent(nn.Module):
             batch.lengths,
             dropout=self.dropout if self.training else 0.0,
             hooks=self.step_hooks(),
+            direction=masked_direction(self, weights, x),
         )
         if batch.packed is not None:
             return repack_like(output, batch.packed), final

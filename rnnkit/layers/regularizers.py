@@ -31,8 +31,10 @@ so an exact resume draws the same masks. Evaluation mode is deterministic: dropo
 zoneout uses its expectation, weight drop is off.
 
 While ``input_dropout``, ``recurrent_dropout`` (training) or ``zoneout`` (always) is active the
-layer runs the one time loop with the cells wrapped by :class:`MaskedStep`; an engine able to
-serve them can build the same wrapped cells with :func:`masked_grid`.
+layer runs the one time loop with the cells wrapped by :class:`MaskedStep` -- with ``engine="auto"``,
+through the fast engine's direction (:func:`~rnnkit.layers.engines.fast.run_fast_direction`: one
+weight-gradient GEMM per sequence) where every cell qualifies (:func:`masked_direction`); an engine
+able to serve them can build the same wrapped cells with :func:`masked_grid`.
 """
 
 from __future__ import annotations
@@ -172,6 +174,21 @@ class MaskedStep:
         else:
             zoned = tuple(torch.where(d, o, n) for d, o, n in zip(self.zoneout_masks[t], olds, news, strict=True))
         return zoned[0], (zoned if isinstance(new, tuple) else zoned[0])
+
+
+def masked_direction(layer, weights, x: Tensor):
+    """The ``direction`` for :func:`~rnnkit.layers.engines.loop.run_stack` that runs the masked cells:
+    the fast engine's where the layer's engine is ``"auto"`` and every cell's ``recur`` uses
+    ``weight_hh`` once as ``F.linear``'s weight (its probe), else None (the plain time loop)."""
+    from .engines.fast import probe, run_fast_direction
+
+    if layer.engine != "auto" or torch.is_autocast_enabled(x.device.type):
+        return None
+    for row, row_w in zip(layer.cell_grid(), weights, strict=True):
+        for cell, w in zip(row, row_w, strict=True):
+            if getattr(w, "weight_hh", None) is None or probe(cell, w, x.dtype, x.device) is not None:
+                return None
+    return run_fast_direction
 
 
 def masked_grid(layer, x: Tensor) -> Tuple[Tuple[MaskedStep, ...], ...]:
