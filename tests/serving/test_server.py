@@ -224,14 +224,14 @@ def test_sessions_over_the_limit_are_refused_with_a_reason(model):
 
 
 def test_idle_sessions_are_evicted_and_active_ones_kept(model):
-    with served(model, idle_timeout=0.6) as server:
+    with served(model, idle_timeout=1.0) as server:
 
         async def two():
             async with connect(server.ws_url) as idle, connect(server.ws_url) as active:
                 await ask(idle, {"input": "t"})
-                for ch in "the quick":  # ~1.35 s of activity, a message every 0.15 s
+                for ch in "the quick brown":  # ~1.5 s of activity, a message every 0.1 s (margin for a busy machine)
                     await ask(active, {"input": ch})
-                    await asyncio.sleep(0.15)
+                    await asyncio.sleep(0.1)
                 notice = json.loads(await asyncio.wait_for(idle.recv(), WAIT))
                 with pytest.raises(websockets.ConnectionClosed) as closed:
                     await asyncio.wait_for(idle.recv(), WAIT)
@@ -242,7 +242,7 @@ def test_idle_sessions_are_evicted_and_active_ones_kept(model):
         stats = server.app.state.server.metrics.snapshot()
     assert notice["code"] == "idle" and "idle" in notice["error"]
     assert code == 4408
-    assert still["step"] == 10
+    assert still["step"] == 16
     assert stats["evicted_idle"] == 1
 
 
