@@ -107,13 +107,13 @@ def _engine_of(layer, x):
     return select_engine(layer, SequenceBatch(x, False, None), layer.engine).name
 
 
-def compare(rows: dict, x, rounds: int, modes=("fwd", "fwd+bwd")) -> list:
+def compare(rows: dict, x, rounds: int, modes=("fwd", "fwd+bwd"), warmup: int = 1) -> list:
     """[(row, engine, {mode: (median seconds, ratio to the first row)})]."""
     results = {name: {} for name in rows}
     reference = next(iter(rows))
     for mode in modes:
         step = _forward if mode == "fwd" else _forward_backward
-        times = measure({n: functools.partial(step, layer, x) for n, layer in rows.items()}, rounds)
+        times = measure({n: functools.partial(step, layer, x) for n, layer in rows.items()}, rounds, warmup)
         for name in rows:
             results[name][mode] = (statistics.median(times[name]), paired_ratio(times[name], times[reference]))
     return [(name, _engine_of(layer, x), results[name]) for name, layer in rows.items()]
@@ -180,7 +180,7 @@ def targets_table(all_rows: dict) -> str:
 
 def main(argv=None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=8, help="measured rounds (even: each order as often)")
+    parser.add_argument("--rounds", type=int, default=6, help="measured rounds (even: each order as often)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="tiny sizes and 2 rounds: a smoke test")
     parser.add_argument("--out", type=Path, default=None, help="also write the tables (markdown) here")

@@ -15,13 +15,15 @@ layer and direction this engine projects every step's input at once, takes ``(a,
   work, in plain autograd. Unlike the log-space scan of the minGRU paper it needs no positive
   ``b`` and no division, so it serves any cell declaring coefficients.
 
-Which one runs is a matter of the device: ``scan_method="auto"`` takes the sequential scan on CPU
-and the parallel scan on CUDA. Crossover measured on this project's 2-core CPU (minGRU, B=8, H=256,
-forward+backward, ``benchmarks/bench_cells.py``): the parallel scan loses at every T tried (its
-extra log T work is not hidden by 2 cores); on a GPU a step costs a kernel launch (~5-10 us) while
-a round of the doubling scan over (T, B, H) is one launch, so the parallel scan wins from T of a few
-tens upward; the minGRU paper reports 175x over a sequential loop at T=512. No GPU was available
-to measure that crossover here.
+Which one runs is a matter of the device: the ``"scan"`` engine takes the sequential scan on CPU
+and the parallel scan on CUDA (``"scan-parallel"`` runs the parallel one anywhere). Crossover
+measured on this project's 2-core CPU (``benchmarks/bench_cells.py``, minGRU and minLSTM, B=8,
+H=256, T=4096, forward+backward): the parallel scan took 4x the sequential scan's time (0.97-1.12
+against 0.22-0.32 of ``nn.GRU``), and it lost at every T tried -- its extra log2(T) work is not
+hidden by 2 cores. On a GPU a sequential step costs a kernel launch (~5-10 us) while a round of the
+doubling scan over (T, B, H) is one launch, so the parallel scan wins from T of a few tens upward
+(the minGRU paper reports 175x over a sequential loop at T=512); no GPU was available to measure
+that crossover here.
 
 Ragged lengths: past a sequence's end ``a = 1, b = 0``, so the state holds exactly and no gradient
 reaches those steps' coefficients; the output there is zeroed, as in the loop engine.
