@@ -32,7 +32,7 @@ CASES = [
         InvalidTypeError,
         r"batch_first must be True or False, got str 'True'",
     ),
-    (lambda: ElmanRNN(3, 4, 2, engine="fast"), InvalidValueError, r"engine must be one of .* got 'fast'"),
+    (lambda: ElmanRNN(3, 4, 2, engine="turbo"), InvalidValueError, r"engine must be one of .* got 'turbo'"),
     # LanguageModelConfig
     (lambda: LanguageModelConfig("65"), InvalidTypeError, r"vocab_size must be an int >= 1, got str '65'"),
     (lambda: LanguageModelConfig(0), InvalidValueError, r"vocab_size must be an int >= 1, got 0"),
