@@ -50,7 +50,6 @@ CLIP = dict(
 )  # fmt: skip
 RUNS["clip-off"] = dict(CLIP, clip_norm=0.0)
 RUNS["clip-on"] = dict(CLIP, clip_norm=1.0)
-CELLS = ("rnn", "lstm", "gru")
 IMAGES = ROOT / "docs" / "images" / "diagnostics"
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -66,17 +65,32 @@ def run(names, runs_dir: Path, time_budget: float, threads, tag: str = "", resum
         print(json.dumps({"name": name, "steps": result.steps, "best": result.best_val_loss}), flush=True)
 
 
+# (task, label, run folder): the LSTM runs with forget-gate bias 1 are tagged -fb1 (`--tag=-fb1`);
+# the untagged LSTM runs were made with torch's initialisation (forget-gate bias near 0)
+ROWS = [
+    ("adding", "rnn", "adding-rnn"),
+    ("adding", "lstm (forget bias 1)", "adding-lstm-fb1"),
+    ("adding", "lstm (torch init)", "adding-lstm"),
+    ("adding", "gru", "adding-gru"),
+    ("copy", "rnn", "copy-rnn"),
+    ("copy", "lstm (forget bias 1)", "copy-lstm-fb1"),
+    ("copy", "lstm (torch init)", "copy-lstm"),
+    ("copy", "gru", "copy-gru"),
+]
+COLOURS = {"rnn": "#d62728", "lstm (forget bias 1)": "#1f77b4", "lstm (torch init)": "#9ecae1", "gru": "#2ca02c"}
+
+
 def _load(runs_dir: Path):
     found = {}
-    for name in RUNS:
-        path = runs_dir / name / "result.json"
-        if path.is_file():
-            found[name] = json.loads(path.read_text())
+    for path in sorted(runs_dir.glob("*/result.json")):
+        found[path.parent.name] = json.loads(path.read_text())
     return found
 
 
 def _fmt(x, digits=4):
-    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{digits}g}"
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    return "0 (underflow)" if x == 0 else f"{x:.{digits}g}"
 
 
 def report(runs_dir: Path) -> None:
@@ -103,18 +117,16 @@ def report(runs_dir: Path) -> None:
         "| grad ratio h_1/h_T at init | after |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for task in ("adding", "copy"):
-        for cell in CELLS:
-            r = results.get(f"{task}-{cell}")
-            if r is None:
-                lines.append(f"| {task} | {cell} | not run | | | | | | | |")
-                continue
-            ratio = r["best_val_loss"] / r["baseline"] if r["best_val_loss"] is not None else None
-            lines.append(
-                f"| {task} T={r['length']} | {cell} | {_fmt(r['best_val_loss'])} | {_fmt(r['baseline'])} | "
-                f"{_fmt(ratio, 3)} | {'yes' if r['solved'] else 'no'} | {r['steps']} | {r['seconds']:.0f} | "
-                f"{_fmt(r['grad_ratio_start'], 2)} | {_fmt(r['grad_ratio_end'], 2)} |"
-            )
+    for task, label, folder in ROWS:
+        r = results.get(folder)
+        if r is None:
+            continue
+        ratio = r["best_val_loss"] / r["baseline"] if r["best_val_loss"] is not None else None
+        lines.append(
+            f"| {task} T={r['length']} | {label} | {_fmt(r['best_val_loss'])} | {_fmt(r['baseline'])} | "
+            f"{_fmt(ratio, 3)} | {'yes' if r['solved'] else 'no'} | {r['steps']} | {r['seconds']:.0f} | "
+            f"{_fmt(r['grad_ratio_start'], 2)} | {_fmt(r['grad_ratio_end'], 2)} |"
+        )
     lines += [
         "",
         "Grad ratio: `||dL/dh_1|| / ||dL/dh_T||` on one fixed validation batch of 64 (the adding loss",
@@ -136,9 +148,13 @@ def report(runs_dir: Path) -> None:
             "|---|---|---|---|---|",
         ]
         for name, r in clip.items():
+            norms = json.loads((runs_dir / name / "grad_norms.json").read_text())["global"]
+            finite = [v for v in norms if v is not None and math.isfinite(v)]
+            first_bad = next((i + 1 for i, v in enumerate(norms) if v is None or not math.isfinite(v)), None)
+            fate = f"diverged: non-finite from update {first_bad}, stopped at {r['steps']}" if r["diverged"] else "no"
             lines.append(
-                f"| {name} | {_fmt(r['max_grad_norm'])} | {r['skipped_updates']} | {_fmt(r['best_val_loss'])} | "
-                f"{_fmt(r['val_loss'])} |"
+                f"| {name} | {_fmt(max(finite) if finite else None)} | {r['skipped_updates']} ({fate}) | "
+                f"{_fmt(r['best_val_loss'])} | {_fmt(r['val_loss'])} |"
             )
         lines += ["", "![gradient clipping](../../docs/images/diagnostics/memory_clipping.png)", ""]
     (RESULTS / "memory.md").write_text("\n".join(lines))
@@ -157,38 +173,40 @@ def _val_curve(run_dir: Path):
 
 def _figure(results, runs_dir: Path) -> None:
     """Top row: validation loss against updates per task (baseline dashed). Bottom row: ||dL/dh_t||
-    after training, per cell."""
+    on one validation batch at initialisation (dotted) and after training (solid), per model."""
     fig = new_figure((11, 7))
-    colours = {"rnn": "#d62728", "lstm": "#1f77b4", "gru": "#2ca02c"}
     for col, task in enumerate(("adding", "copy")):
         ax = fig.add_subplot(2, 2, col + 1)
-        baseline = None
-        for cell in CELLS:
-            r = results.get(f"{task}-{cell}")
-            if r is None:
+        ax2 = fig.add_subplot(2, 2, col + 3)
+        baseline = target = None
+        for row_task, label, folder in ROWS:
+            r = results.get(folder)
+            if r is None or row_task != task:
                 continue
-            baseline = r["baseline"]
-            steps, losses = _val_curve(runs_dir / f"{task}-{cell}")
-            ax.plot(steps, np.clip(np.asarray(losses, float), 1e-6, None), label=cell, color=colours[cell])
+            baseline, target = r["baseline"], r["target"]
+            steps, losses = _val_curve(runs_dir / folder)
+            ax.plot(
+                steps,
+                np.clip(np.asarray(losses, float), 1e-6, None),
+                label=label,
+                color=COLOURS[label],
+                zorder=3 if label == "rnn" else 2,
+            )
+            if label == "lstm (torch init)":
+                continue  # the bottom row: one LSTM
+            for key, style in (("flow_start", ":"), ("flow_end", "-")):
+                flow = np.clip(np.asarray([np.nan if v is None else v for v in r[key]], float), 1e-30, None)
+                when = "init" if key == "flow_start" else "trained"
+                ax2.plot(flow, style, color=COLOURS[label], label=f"{label.split(' (')[0]} ({when})", linewidth=1.3)
         if baseline is not None:
             ax.axhline(baseline, color="gray", linestyle="--", linewidth=1, label="trivial baseline")
-            ax.axhline(results.get(f"{task}-lstm", {}).get("target", 0) or 1e-3, color="black", linestyle=":",
-                       linewidth=1, label="solved")  # fmt: skip
+            ax.axhline(target, color="black", linestyle=":", linewidth=1, label="solved")
         ax.set_yscale("log")
         ax.set_title(f"{task}, T = 200: validation loss")
         ax.set_xlabel("update")
         ax.set_ylabel("MSE" if task == "adding" else "cross-entropy per step")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
         ax.grid(True, alpha=0.3)
-        ax2 = fig.add_subplot(2, 2, col + 3)
-        for cell in CELLS:
-            r = results.get(f"{task}-{cell}")
-            if r is None:
-                continue
-            for key, style in (("flow_start", ":"), ("flow_end", "-")):
-                flow = np.clip(np.asarray(r[key], float), 1e-30, None)
-                when = "init" if key == "flow_start" else "trained"
-                ax2.plot(flow, style, color=colours[cell], label=f"{cell} ({when})", linewidth=1.3)
         ax2.set_yscale("log")
         ax2.set_title(f"{task}: ||dL/dh_t|| on a validation batch")
         ax2.set_xlabel("time step t")
@@ -210,6 +228,12 @@ def _clip_figure(runs_dir: Path) -> None:
         norms = np.array([np.nan if v is None else v for v in d["global"]], float)
         losses = np.array([np.nan if v is None else v for v in d["loss"]], float)
         ax.plot(d["steps"], norms, color=colour, label=name, linewidth=0.9)
+        bad = ~np.isfinite(norms)
+        if bad.any():
+            top = np.nanmax(norms[np.isfinite(norms)]) * 30
+            ax.plot(
+                np.asarray(d["steps"])[bad], np.full(bad.sum(), top), "x", color=colour, label=f"{name}: non-finite"
+            )
         ax2.plot(d["steps"], losses, color=colour, label=name, linewidth=0.9)
     ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="clip_norm = 1")
     ax.set_yscale("log")

@@ -76,3 +76,15 @@ def test_without_clipping_the_exploding_rnn_diverges_and_with_clipping_it_does_n
 def test_bad_settings_are_refused(settings):
     with pytest.raises(InvalidValueError):
         MemoryBench(**settings)
+
+
+def test_resume_continues_the_run_and_its_records(tmp_path):
+    settings = dict(task="adding", cell="gru", length=6, out=str(tmp_path / "run"), **TINY)
+    first = run_memory_bench(MemoryBench(**{**settings, "max_steps": 8}))
+    second = run_memory_bench(MemoryBench(**{**settings, "max_steps": 16}, resume=True))
+    assert (first.steps, second.steps) == (8, 16)
+    history = json.loads((tmp_path / "run" / "gradient_flow_history.json").read_text())
+    assert history["steps"] == [0, 4, 8, 12, 16]
+    assert json.loads((tmp_path / "run" / "grad_norms.json").read_text())["steps"] == list(range(1, 17))
+    with pytest.raises(InvalidValueError, match="exclude"):
+        run_memory_bench(MemoryBench(**settings, resume=True, overwrite=True))
