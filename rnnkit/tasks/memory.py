@@ -227,7 +227,7 @@ class MemoryResult:
     grad_ratio_end: float  # the same after training
     skipped_updates: int  # non-finite updates the Trainer skipped
     diverged: bool  # the Trainer stopped the run after max_bad_steps non-finite updates in a row
-    max_grad_norm: float  # the largest pre-clip gradient norm of any update
+    max_grad_norm: float  # the largest finite pre-clip gradient norm of any update
     settings: Dict[str, Any]
 
     def summary(self) -> str:
@@ -290,7 +290,7 @@ def run_memory_bench(bench: MemoryBench, log: Callable[[str], None] = lambda mes
         return m.loss(probe_x, probe_y)
 
     monitor = GradientFlowMonitor(probe_loss, every=bench.val_every)
-    norms = GradNormRecorder()
+    norms = GradNormRecorder(model)  # per-parameter norms from the first update on
     if folder is not None and folder.resuming:  # the records so far continue
         earlier = json.loads((work / RESULT_FILE).read_text())
         start_flow = GradientFlow({"encoder.rnn": torch.tensor([earlier["flow_start"]])})
@@ -356,7 +356,7 @@ def run_memory_bench(bench: MemoryBench, log: Callable[[str], None] = lambda mes
         grad_ratio_end=_ratio(end_flow),
         skipped_updates=trainer.guard.total,
         diverged=diverged,
-        max_grad_norm=max(norms.global_norms) if norms.global_norms else float("nan"),
+        max_grad_norm=max((v for v in norms.global_norms if math.isfinite(v)), default=float("nan")),
         settings={k: v for k, v in asdict(bench).items() if k not in ("out", "overwrite", "resume")},
     )
     if work is not None:
