@@ -103,7 +103,11 @@ def _engine_of(layer, x):
     from rnnkit.layers.sequences import SequenceBatch
 
     if getattr(layer, "regularizers", None) is not None and layer.regularizers.masks_steps(layer.training):
-        return "loop (masked)"
+        try:
+            from rnnkit.layers.regularizers import masked_direction
+        except ImportError:
+            return "masked loop"
+        return "masked loop" if masked_direction(layer, layer.weight_plan(), x) is None else "masked fast"
     return select_engine(layer, SequenceBatch(x, False, None), layer.engine).name
 
 
