@@ -31,7 +31,8 @@ def test_legacy_language_model_folders_load_and_compute_what_they_computed(name,
     expected = load_file(LEGACY / f"{name}.expected.safetensors")
     with torch.no_grad():
         logits, _ = model(expected["ids"])
-    torch.testing.assert_close(logits, expected["logits"], rtol=0, atol=0)
+    # to float rounding: a CPU GRU now runs the gru engine, not torch.nn's kernel that wrote the file
+    torch.testing.assert_close(logits, expected["logits"], rtol=1e-5, atol=1e-6)
     info = read_model(folder)
     assert (info.model_type, info.format_version) == ("language_model", 1)
 
