@@ -56,6 +56,7 @@ def test_recurrent_scale_sets_the_spectral_radius():
     assert torch.linalg.svdvals(w) == pytest.approx(torch.full((16,), 3.0, dtype=torch.float64))
 
 
+@pytest.mark.slow
 def test_without_clipping_the_exploding_rnn_diverges_and_with_clipping_it_does_not():
     settings = dict(task="adding", cell="rnn", length=50, hidden_size=64, batch_size=32, optimizer="sgd",
                     lr=0.05, recurrent_scale=3.0, max_steps=60, val_every=30, train_size=512, val_size=32,
