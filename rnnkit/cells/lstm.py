@@ -23,7 +23,6 @@ from torch import Tensor, nn
 
 from .._checks import InvalidTypeError, InvalidValueError, boolean, describe, is_int
 from .base import RecurrentCell, Weights, factory_kwargs
-from .step_cache import fast_step_applies, lstm_fast_step
 
 
 class LSTMCell(RecurrentCell):
@@ -105,14 +104,14 @@ class LSTMCell(RecurrentCell):
         }
 
     def step(self, x: Tensor, state: Tuple[Tensor, Tensor], w: Weights) -> Tuple[Tensor, Tuple[Tensor, Tensor]]:
-        """One whole step: in inference on CPU one cached GEMM over ``[x, h]`` (:mod:`.step_cache`),
-        else torch's fused LSTM cell kernel (what ``nn.LSTMCell`` runs) where it applies."""
+        """One whole step; torch's fused LSTM cell kernel (what ``nn.LSTMCell`` runs) where it applies.
+
+        No cached concatenation of the weights: it measured no faster (the batch-1 step is bound by
+        reading the weights) and a cache cannot see every weight update (a fused optimizer writes
+        parameters in place without bumping their version counter)."""
         if type(self) is not LSTMCell or w.weight_hr is not None:  # a subclass may change the step
             return super().step(x, state, w)
-        if fast_step_applies(x, *w):  # inference: one cached GEMM over [x, h] (step_cache.py)
-            h, c = lstm_fast_step(self, x, state, w)
-        else:
-            h, c = torch._VF.lstm_cell(x, state, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh)
+        h, c = torch._VF.lstm_cell(x, state, w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh)
         return h, (h, c)
 
     def extra_repr(self) -> str:
