@@ -120,6 +120,15 @@ class RecurrentCell(nn.Module):
         raise InvalidValueError(f"{type(self).__name__} has no gates to record")
 
     # ---- weights -----------------------------------------------------------------------------
+    def declare_rnn_weights(self, rows: int, recurrent_size: int, bias: bool, kw: dict) -> None:
+        """Declare torch.nn's recurrent weights, in its order: ``weight_ih (rows, I)``,
+        ``weight_hh (rows, recurrent_size)``, ``bias_ih`` and ``bias_hh`` ``(rows,)`` (or None
+        without bias). ``rows`` is gates x H; values are left to :meth:`reset_parameters`."""
+        self.weight_ih = nn.Parameter(torch.empty(rows, self.input_size, **kw))
+        self.weight_hh = nn.Parameter(torch.empty(rows, recurrent_size, **kw))
+        for name in ("bias_ih", "bias_hh"):
+            self.register_parameter(name, nn.Parameter(torch.empty(rows, **kw)) if bias else None)
+
     @property
     def weight_names(self) -> Tuple[str, ...]:
         """The fields of ``w``: the cell's parameters in registration order, dots as underscores.

@@ -28,7 +28,7 @@ from typing import Tuple
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from .._checks import InvalidValueError, boolean
 from .base import RecurrentCell, Weights, factory_kwargs
@@ -63,14 +63,7 @@ class ElmanCell(RecurrentCell):
         self.nonlinearity = nonlinearity
         self.bias = boolean("bias", bias)
         kw = factory_kwargs(device, dtype)
-        self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size, **kw))  # W_xh
-        self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size, **kw))  # W_hh
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(hidden_size, **kw))
-            self.bias_hh = nn.Parameter(torch.empty(hidden_size, **kw))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
+        self.declare_rnn_weights(hidden_size, hidden_size, bias, kw)  # W_xh, W_hh, b_ih, b_hh
         self.reset_parameters()
 
     def project_input(self, x: Tensor, w: Weights) -> Tensor:  # (..., I) -> (..., H)

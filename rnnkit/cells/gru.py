@@ -17,7 +17,7 @@ from typing import Dict, Tuple
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from .._checks import boolean
 from .base import RecurrentCell, Weights, factory_kwargs
@@ -44,14 +44,7 @@ class GRUCell(RecurrentCell):
         super().__init__(input_size, hidden_size)
         self.bias = boolean("bias", bias)
         kw = factory_kwargs(device, dtype)
-        self.weight_ih = nn.Parameter(torch.empty(3 * hidden_size, input_size, **kw))
-        self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size, **kw))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(3 * hidden_size, **kw))
-            self.bias_hh = nn.Parameter(torch.empty(3 * hidden_size, **kw))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
+        self.declare_rnn_weights(3 * hidden_size, hidden_size, bias, kw)  # gates r, z, n
         self.reset_parameters()
 
     def project_input(self, x: Tensor, w: Weights) -> Tensor:  # (..., I) -> (..., 3H)

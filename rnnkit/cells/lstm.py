@@ -56,14 +56,7 @@ class LSTMCell(RecurrentCell):
         self.bias = boolean("bias", bias)
         out = proj_size or hidden_size
         kw = factory_kwargs(device, dtype)
-        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size, **kw))
-        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, out, **kw))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size, **kw))
-            self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size, **kw))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
+        self.declare_rnn_weights(4 * hidden_size, out, bias, kw)  # gates i, f, g, o
         if proj_size:
             self.weight_hr = nn.Parameter(torch.empty(proj_size, hidden_size, **kw))
         else:

@@ -43,14 +43,7 @@ class PeepholeLSTMCell(RecurrentCell):
         super().__init__(input_size, hidden_size)
         self.bias = boolean("bias", bias)
         kw = factory_kwargs(device, dtype)
-        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size, **kw))
-        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size, **kw))
-        if bias:
-            self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size, **kw))
-            self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size, **kw))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
+        self.declare_rnn_weights(4 * hidden_size, hidden_size, bias, kw)  # gates i, f, g, o
         self.weight_ch = nn.Parameter(torch.empty(3 * hidden_size, **kw))  # p_i, p_f, p_o
         self.reset_parameters()
 
