@@ -45,6 +45,15 @@ def reference(model, text: str) -> torch.Tensor:
     return torch.log_softmax(logits[0], -1)  # (T, V)
 
 
+async def sessions_closed(state, seconds: float = 5.0) -> None:
+    """Wait (at most ``seconds``) until the server has freed every session: it frees a row just
+    after the client's close handshake or abort, so a client that has finished may see it open."""
+    for _ in range(int(seconds / 0.02)):
+        if state.metrics.sessions_open == 0:
+            return
+        await asyncio.sleep(0.02)
+
+
 def served(model, **limits) -> ServerThread:
     return ServerThread(create_app(model, ServerConfig(**limits)))
 
@@ -80,7 +89,9 @@ def test_twenty_concurrent_sessions_equal_twenty_sessions_run_alone(model, engin
     with served(model, tick_ms=20, engine=engine) as server:
 
         async def all_at_once():
-            return await asyncio.gather(*(feed(server.ws_url, t) for t in texts))
+            replies = await asyncio.gather(*(feed(server.ws_url, t) for t in texts))
+            await sessions_closed(server.app.state.server)
+            return replies
 
         replies = run(all_at_once())
         stats = server.app.state.server.metrics.snapshot()
@@ -206,10 +217,7 @@ def test_sessions_over_the_limit_are_refused_with_a_reason(model):
                     refusal = json.loads(await asyncio.wait_for(c.recv(), WAIT))
                     with pytest.raises(websockets.ConnectionClosed) as closed:
                         await asyncio.wait_for(c.recv(), WAIT)
-            for _ in range(200):  # the server frees a and b's rows just after their close handshakes
-                if state.metrics.sessions_open == 0:
-                    break
-                await asyncio.sleep(0.02)
+            await sessions_closed(state)  # the server frees a and b's rows just after their close handshakes
             async with connect(server.ws_url) as d:  # a and b have left: room again
                 fresh = await ask(d, {"input": "t", "logprobs": True})
             return refusal, closed.value.rcvd.code, fresh
@@ -260,10 +268,7 @@ def test_abrupt_disconnects_free_their_rows_and_disturb_nobody(model):
             good = asyncio.ensure_future(feed(server.ws_url, TEXT[:20]))
             await asyncio.gather(*(rude(i) for i in range(5)))
             got = await good
-            for _ in range(100):  # the server notices the aborts
-                if state.metrics.sessions_open == 0:
-                    break
-                await asyncio.sleep(0.05)
+            await sessions_closed(state)  # the server notices the aborts
             return got
 
         got = run(mixed())
