@@ -35,8 +35,13 @@ def _limit(name: str, help: str):
 
 def _server_config(**values) -> ServerConfig:
     """The limits as a :class:`ServerConfig`, its errors naming the options as typed."""
+    return _config_from_options(ServerConfig, values)
+
+
+def _config_from_options(config_type, values: dict):
+    """``config_type(**values)``; a bad value's error names the option as typed (``--max-batch``)."""
     try:
-        return ServerConfig(**values)
+        return config_type(**values)
     except (InvalidValueError, TypeError) as err:
         text = str(err)
         for name in values:
@@ -299,14 +304,7 @@ def bench_serve(
 def _load_config(**values):
     from ..serving.loadgen import LoadConfig
 
-    try:
-        return LoadConfig(**values)
-    except (InvalidValueError, TypeError) as err:
-        text = str(err)
-        for name in values:
-            if text.startswith(name):
-                text = "--" + name.replace("_", "-") + text[len(name) :]
-        raise InvalidValueError(text) from None
+    return _config_from_options(LoadConfig, values)
 
 
 def _print_result(r: dict) -> None:
